@@ -1,0 +1,102 @@
+"""The dashboard: one :class:`Dashboard` per browser session, composed from the views.
+
+Build it with :func:`create_app`; serve it with ``python launch.py`` (or ``pn.serve(create_app)``).
+Nothing is created at import time, so two sessions never share state.
+
+Examples
+--------
+>>> import tempfile
+>>> app = create_app(workspace=tempfile.mkdtemp(), bundled_dir=tempfile.mkdtemp())
+>>> type(app.__panel__()).__name__
+'Column'
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X attempt on headless servers
+
+import panel as pn  # noqa: E402
+import param  # noqa: E402
+
+from rbfviz.app.compare import Comparison, CompareView  # noqa: E402
+from rbfviz.app.export import ExportSettings, ExportView  # noqa: E402
+from rbfviz.app.networks import NetworksView  # noqa: E402
+from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView  # noqa: E402
+from rbfviz.app.prune import PruneTask, PruneView  # noqa: E402
+from rbfviz.app.state import AppState  # noqa: E402
+from rbfviz.app.train import TrainTask, TrainView  # noqa: E402
+from rbfviz.app.workspace import Workspace  # noqa: E402
+
+# --------------------------------------------------------------------------- constants
+EXTENSIONS = ("vtk", "tabulator")
+TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export")
+LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare"}  # built when first shown
+
+
+class Dashboard(pn.viewable.Viewer):
+    """The session's state, its two background tasks and the six views."""
+
+    state = param.ClassSelector(class_=AppState, doc="Networks of this session.")
+    train_task = param.ClassSelector(class_=TrainTask, doc="The training run.")
+    prune_task = param.ClassSelector(class_=PruneTask, doc="The pruning run.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        s = self.state
+        self.views = {
+            "Networks": NetworksView(state=s),
+            "Train": TrainView(task=self.train_task),
+            "Prune": PruneView(task=self.prune_task),
+            "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s)),
+            "Compare": CompareView(comparison=Comparison(state=s)),
+            "Export": ExportView(settings=ExportSettings(state=s)),
+        }
+        self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=True, sizing_mode="stretch_width")
+        self._tabs.param.watch(self._on_tab, "active")
+
+    def show(self, name: str) -> None:
+        """Switch to a tab (building its scenes if it is a lazy one)."""
+        self._tabs.active = TABS.index(name)
+
+    def _on_tab(self, event):
+        name = TABS[event.new]
+        if name in LAZY_TABS:
+            self.views[name].active = True
+
+    def shutdown(self) -> None:
+        """Cancel running work (called when the browser session ends)."""
+        self.train_task.cancel()
+        self.prune_task.cancel()
+
+    def __panel__(self):
+        header = pn.pane.Markdown(
+            "## rbfviz · RBF networks of Cu migration barriers\n"
+            "Train, prune and look at radial basis function networks (Määttä et al., Neural Networks 2021).",
+            margin=(0, 10),
+        )
+        return pn.Column(header, self._tabs, sizing_mode="stretch_width")
+
+
+def create_app(*, workspace=None, bundled_dir=None) -> Dashboard:
+    """Build a fresh dashboard (one per session).
+
+    Parameters
+    ----------
+    workspace : str or Path, optional
+        Folder for networks made in the app (default ``$RBFVIZ_WORKSPACE`` or
+        ``~/.local/share/rbfviz/workspace``).
+    bundled_dir : str or Path, optional
+        Folder of read-only bundled networks (default ``assets/models``).
+
+    Returns
+    -------
+    Dashboard
+    """
+    pn.extension(*EXTENSIONS)
+    ws = Workspace(folder=str(workspace)) if workspace else Workspace()
+    state = AppState(workspace=ws, bundled_dir=str(bundled_dir or ""))
+    app = Dashboard(state=state, train_task=TrainTask(state=state), prune_task=PruneTask(state=state))
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda ctx: app.shutdown())
+    return app

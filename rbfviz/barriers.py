@@ -1,0 +1,714 @@
+"""Physics-based generator of Cu migration barriers on a rigid lattice (lattice-facts §2, §4.1).
+
+The paper's data (§3.2.1) are barriers of a 1nn jump of a Cu atom from I = (0, 0, 0) to the
+vacant site F = (1, 1, 0) (a/2 units), in an environment of 26 sites embedded in a {100}, {110}
+or {111} surface.  The published data need a download; this module makes data of the same kind
+from the Cleri–Rosato tight-binding second-moment (TB-SMA) potential for Cu with a hard cutoff
+between the 5th and 6th neighbour shells:
+
+    E = Σ_i [ Σ_{j≠i} A exp(-p (r_ij/r0 - 1)) - sqrt( Σ_{j≠i} ξ² exp(-2q (r_ij/r0 - 1)) ) ]
+
+Embedding: vacuum on the + side of :data:`rbfviz.lattice.SURFACE_NORMALS`; every lattice site
+other than the 26 (and I, F) is occupied below the migrating atom's layer and empty otherwise.
+
+What the model approximates
+    One moving atom on a rigid lattice.  ``relaxed=False`` ("unrelaxed") gives
+    E(atom at the midpoint of I and F) - E(atom at I), with no free parameter.  ``relaxed=True``
+    relaxes the migrating atom at the initial state (3 degrees of freedom, bounded by a soft
+    wall) and takes as saddle energy the maximum over several planes perpendicular to the jump
+    of the in-plane minimum (2 degrees of freedom, soft wall).  The max-min over planes is a
+    lower bound of the minimum-energy-path barrier of the moving atom.
+What it leaves out
+    Relaxation of every other atom (substrate and neighbours), exchange mechanisms, and any
+    path that leaves the soft walls.  Rows where a wall was active are flagged
+    (:class:`BarrierResult`); raw barriers can be negative (the final site is lower and the
+    walls keep the atom near the straight path) and are clipped at 0 for training data.
+
+Examples
+--------
+>>> from rbfviz.barriers import compute_barriers, isolated_adatom
+>>> round(float(compute_barriers(isolated_adatom("100"), "100", relaxed=False)[0]), 3)
+0.609
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ._validate import (check_choice, check_float, check_int, check_occupations,
+                        check_probability)
+from .lattice import (DEFAULT_SITES, FINAL_SITE, HALF_A, INITIAL_SITE, LATTICE_CONSTANT,
+                      NN_DISTANCE, SURFACE_NORMALS, _LAYER_DIVISOR, check_surface)
+
+# --------------------------------------------------------------------------- constants
+GENERATOR_VERSION = "1"  # bump whenever generated numbers change (it keys the disk cache)
+
+# Cleri & Rosato, PRB 48, 22 (1993), Cu (lattice-facts §4.1).
+A_REP = 0.0855  # eV
+XI = 1.224  # eV
+P_REP = 10.960
+Q_ATT = 2.278
+R0 = NN_DISTANCE  # a/√2, Å
+# Hard cutoff halfway between the 5th (a·√(5/2)) and 6th (a·√3) neighbour shells, Å.
+R_CUT = LATTICE_CONSTANT * (np.sqrt(2.5) + np.sqrt(3.0)) / 2
+
+_JUMP = (FINAL_SITE - INITIAL_SITE) * HALF_A  # (3,) Å
+_E_U = np.array([1.0, -1.0, 0.0]) / np.sqrt(2)  # in-plane directions of the dividing planes
+_E_W = np.array([0.0, 0.0, 1.0])
+_MARGIN = 0.5  # Å beyond the soft wall that the neighbour lists cover
+# torch.compile takes ~20-30 s on 2 CPU cores (less with inductor's disk cache warm); eager
+# runs at roughly a fifth of the compiled rate.  Compile only for large calls, or when this
+# process has compiled the kernel already.
+_COMPILE_MIN_N = 40_000
+
+
+class GenerationCancelled(RuntimeError):
+    """Raised by :func:`generate_dataset` when its ``cancel`` event is set."""
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Settings of the barrier generator (one frozen object, saved with generated data).
+
+    Parameters
+    ----------
+    occupation_below, occupation_in_layer, occupation_above : float, default=0.85, 0.5, 0.15
+        Probability that a site of the 26 is occupied when it lies below, in, or above the
+        migrating atom's layer (:func:`sample_configurations`).
+    relaxed : bool, default=True
+        Relax the migrating atom (else the unrelaxed midpoint barrier).
+    wall_initial, wall_saddle : float, default=0.4, 0.6
+        Radius (Å) of the soft wall around I (3-D) and around each plane's point on the jump
+        line (2-D, in the plane).
+    wall_stiffness : float, default=50.0
+        k of the wall energy ½·k·relu(|d| - radius)², eV/Å².
+    num_planes : int, default=5
+        Dividing planes perpendicular to the jump, evenly spaced over ``plane_range``.
+    plane_range : (float, float), default=(0.25, 0.75)
+        First and last plane as fractions of the jump from I to F.
+    iterations_initial, iterations_saddle, iterations_plane : int, default=8, 8, 5
+        Newton iterations at I, on the central plane, and on each warm-started other plane.
+    min_curvature : float, default=0.3
+        Floor (eV/Å²) of the Hessian eigenvalue magnitudes in the modified Newton step.
+    max_step : float, default=0.3
+        Largest Newton step, Å.
+    dtype : {"float32", "float64"}, default="float32"
+    device : str, default="cpu"
+        Torch device, e.g. ``"cuda"``.
+    chunk_size : int, default=8192
+        Configurations per vectorised chunk.
+    compile : {"auto", "never", "always"}, default="auto"
+        Use ``torch.compile`` on the energy kernel ("auto": only for large CPU/GPU runs, with
+        an eager fallback if compiling fails).
+
+    Examples
+    --------
+    >>> GeneratorConfig(wall_saddle=0.5).num_planes
+    5
+    """
+
+    occupation_below: float = 0.85
+    occupation_in_layer: float = 0.5
+    occupation_above: float = 0.15
+    relaxed: bool = True
+    wall_initial: float = 0.4
+    wall_saddle: float = 0.6
+    wall_stiffness: float = 50.0
+    num_planes: int = 5
+    plane_range: tuple = (0.25, 0.75)
+    iterations_initial: int = 8
+    iterations_saddle: int = 8
+    iterations_plane: int = 5
+    min_curvature: float = 0.3
+    max_step: float = 0.3
+    dtype: str = "float32"
+    device: str = "cpu"
+    chunk_size: int = 8192
+    compile: str = "auto"
+
+    def __post_init__(self):
+        for name in ("occupation_below", "occupation_in_layer", "occupation_above"):
+            check_probability(name, getattr(self, name))
+        if not isinstance(self.relaxed, (bool, np.bool_)):
+            raise TypeError(f"`relaxed` must be a bool; got {self.relaxed!r}.")
+        for name in ("wall_initial", "wall_saddle", "wall_stiffness", "min_curvature", "max_step"):
+            check_float(name, getattr(self, name), low=0, low_open=True)
+        check_int("num_planes", self.num_planes, low=1, high=64)
+        lo, hi = (float(v) for v in self.plane_range)
+        if not 0 < lo <= hi < 1:
+            raise ValueError(f"`plane_range` must satisfy 0 < first <= last < 1; got {self.plane_range!r}.")
+        object.__setattr__(self, "plane_range", (lo, hi))
+        for name in ("iterations_initial", "iterations_saddle", "iterations_plane"):
+            check_int(name, getattr(self, name), low=0, high=1000)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+        check_int("chunk_size", self.chunk_size, low=1)
+        check_choice("compile", self.compile, ("auto", "never", "always"))
+
+    @property
+    def plane_fractions(self) -> np.ndarray:
+        """Positions of the dividing planes as fractions of the jump, shape (num_planes,)."""
+        if self.num_planes == 1:
+            return np.array([0.5 * (self.plane_range[0] + self.plane_range[1])])
+        return np.linspace(self.plane_range[0], self.plane_range[1], self.num_planes)
+
+
+@dataclass
+class BarrierResult:
+    """Raw barriers and where the soft walls were active.
+
+    Attributes
+    ----------
+    barrier : ndarray, shape (N,), float64
+        Raw barrier in eV (not clipped; can be negative).
+    wall_initial, wall_saddle : ndarray, shape (N,), bool
+        The relaxed atom ended outside the wall radius at the initial state / on the plane
+        that set the saddle energy (always False in unrelaxed mode).
+    """
+
+    barrier: np.ndarray
+    wall_initial: np.ndarray
+    wall_saddle: np.ndarray
+
+
+# --------------------------------------------------------------------------- potential
+def _phi(r):
+    """Pair repulsion A exp(-p (r/r0 - 1)), eV."""
+    return A_REP * np.exp(-P_REP * (r / R0 - 1))
+
+
+def _psi(r):
+    """Density contribution ξ² exp(-2q (r/r0 - 1)), eV²."""
+    return XI**2 * np.exp(-2 * Q_ATT * (r / R0 - 1))
+
+
+# --------------------------------------------------------------------------- geometry
+@dataclass(frozen=True)
+class _Neighbours:
+    """Sites that can be occupied within reach of the moving atom, for one region."""
+
+    positions: np.ndarray  # (S, 3) Å
+    column: np.ndarray  # (S,) index among the 26 sites, or -1 for a fixed occupied site
+    base_density: np.ndarray  # (S,) density at s from the fixed atoms, eV²
+    density_weights: np.ndarray  # (S, 26) density that occupied site i adds at s, eV²
+
+
+def _lattice_ball(centre: np.ndarray, radius: float) -> np.ndarray:
+    """Integer FCC sites (a/2 units) within ``radius`` Å of ``centre`` (Å)."""
+    c = np.round(centre / HALF_A).astype(int)
+    k = int(np.ceil(radius / HALF_A)) + 1
+    g = np.arange(-k, k + 1)
+    pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3) + c  # (M, 3)
+    pts = pts[pts.sum(1) % 2 == 0]
+    return pts[np.linalg.norm(pts * HALF_A - centre, axis=1) < radius]
+
+
+@functools.lru_cache(maxsize=32)
+def _neighbours(surface: str, centre: tuple, reach: float, coords_key: bytes) -> _Neighbours:
+    coords = np.frombuffer(coords_key, dtype=np.int64).reshape(-1, 3)  # (26, 3)
+    centre = np.asarray(centre, dtype=np.float64)
+    normal = np.asarray(SURFACE_NORMALS[surface])
+    radius = R_CUT + reach
+    pts = _lattice_ball(centre, radius + R_CUT)  # every atom that can touch a listed site
+    variable = {tuple(c): i for i, c in enumerate(coords.tolist())}
+    special = {tuple(INITIAL_SITE.tolist()), tuple(FINAL_SITE.tolist())}
+    keys = [tuple(p) for p in pts.tolist()]
+    is_var = np.array([k in variable for k in keys])
+    is_special = np.array([k in special for k in keys])
+    below = (pts @ normal) // _LAYER_DIVISOR[surface] < 0
+    fixed = pts[below & ~is_var & ~is_special] * HALF_A  # (Mf, 3) occupied fixed atoms, Å
+    var_pos = coords * HALF_A  # (26, 3)
+    near = lambda x: np.linalg.norm(x - centre, axis=1) < radius  # noqa: E731
+    listed_fixed = fixed[near(fixed)]
+    listed_var = np.flatnonzero(near(var_pos))
+    positions = np.concatenate([var_pos[listed_var], listed_fixed])  # (S, 3)
+    column = np.concatenate([listed_var, -np.ones(len(listed_fixed), dtype=np.int64)])
+
+    def density(src):  # (S, len(src)) pair densities inside the cutoff, 0 for the same site
+        r = np.linalg.norm(positions[:, None, :] - src[None, :, :], axis=2)
+        return np.where((r < R_CUT) & (r > 1e-9), _psi(np.maximum(r, 1e-9)), 0.0)
+
+    return _Neighbours(positions, column, density(fixed).sum(1), density(var_pos))
+
+
+def _jump_point(fraction: float) -> np.ndarray:
+    return INITIAL_SITE * HALF_A + fraction * _JUMP
+
+
+# --------------------------------------------------------------------------- the kernel
+class _Region:
+    """Torch tensors of one neighbour list on the compute device."""
+
+    def __init__(self, nb: _Neighbours, dtype, device):
+        t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)  # noqa: E731
+        x = nb.positions
+        self.X = t(x)  # (S, 3)
+        self.x2 = t((x * x).sum(1))  # (S,)
+        self.XX = t(np.stack([x[:, 0] * x[:, 0], x[:, 1] * x[:, 1], x[:, 2] * x[:, 2],
+                              x[:, 0] * x[:, 1], x[:, 0] * x[:, 2], x[:, 1] * x[:, 2]], 1))  # (S, 6)
+        select = np.zeros((26, len(x)))
+        is_var = nb.column >= 0
+        select[nb.column[is_var], np.flatnonzero(is_var)] = 1.0
+        self.select = t(select)  # (26, S)
+        self.fixed = t((~is_var).astype(float))  # (S,)
+        self.base = t(nb.base_density)  # (S,)
+        self.weights_t = t(nb.density_weights.T)  # (26, S)
+
+    def state(self, bits01: torch.Tensor):
+        """Occupation (N, S) and clamped background density ρ0 (N, S) for 0/1 bits (N, 26)."""
+        occ = torch.addmm(self.fixed, bits01, self.select)  # (N, S)
+        rho0 = torch.addmm(self.base, bits01, self.weights_t).clamp_min(1e-10)  # (N, S)
+        return occ, rho0
+
+
+def _energy_fixed(P: torch.Tensor, region: _Region, occ, rho0, sqrt_rho0):
+    """Energy of the moving atom at one position P (3,) for every configuration, (N,)."""
+    r = torch.linalg.vector_norm(region.X - P, dim=1)  # (S,)
+    inside = (r < R_CUT).to(occ.dtype)
+    s = r / R0 - 1
+    phi = A_REP * torch.exp(-P_REP * s) * inside  # (S,)
+    psi = XI**2 * torch.exp(-2 * Q_ATT * s) * inside  # (S,)
+    own = occ @ psi  # (N,)
+    terms = occ * (2 * phi - torch.sqrt(rho0 + psi) + sqrt_rho0)  # (N, S)
+    return terms.sum(1) - torch.sqrt(own.clamp_min(1e-10))
+
+
+def _egh(P, X, x2, XX, occ, rho0, sqrt_rho0):
+    """Energy (N,), gradient (N, 3) and Hessian (N, 3, 3) of the moving atom at P (N, 3).
+
+    Only the terms that depend on P: the atom's pair terms (2φ, each pair counted twice), its
+    own embedding and the change of each neighbour's embedding, sqrt(ρ0 + ψ) - sqrt(ρ0).
+    """
+    r2 = torch.addmm(x2 + (P * P).sum(1, keepdim=True), P, X.T, alpha=-2).clamp_min(1e-8)  # (N, S)
+    r = torch.sqrt(r2)  # (N, S)
+    oc = occ * (r < R_CUT).to(occ.dtype)  # (N, S)
+    s = r / R0 - 1
+    phi = (2 * A_REP) * torch.exp(-P_REP * s) * oc  # (N, S) 2φ, masked
+    psi = XI**2 * torch.exp(-2 * Q_ATT * s)  # (N, S)
+    opsi = psi * oc
+    rho_m = opsi.sum(1).clamp_min(1e-10)  # (N,)
+    sq_m = torch.sqrt(rho_m)
+    sq_j = torch.sqrt(rho0 + psi)  # (N, S)
+    energy = (phi - oc * (sq_j - sqrt_rho0)).sum(1) - sq_m  # (N,)
+    # dE/dr: 2φ' = -(p/r0)·2φ; the embedding terms give +(q/r0)ψ/sqrt(...) each.
+    qr = Q_ATT / R0
+    inv_j = 1.0 / sq_j
+    g = -(P_REP / R0) * phi + qr * opsi * (inv_j + (1.0 / sq_m)[:, None])  # (N, S)
+    a = g / r  # (N, S)
+    sum_a = a.sum(1, keepdim=True)  # (N, 1)
+    grad = P * sum_a - a @ X  # (N, 3)
+    # d²E/dr²: 2φ'' = (p/r0)²·2φ; -sqrt(ρ0+ψ)'' = -ψ''/(2 sq) + ψ'²/(4 sq³); own: -ψ''/(2 sq_m).
+    psi2 = (2 * qr) ** 2 * opsi  # oc·ψ''
+    alpha = ((P_REP / R0) ** 2 * phi - psi2 * (0.5 * inv_j) + (qr * qr) * opsi * psi * inv_j ** 3
+             - psi2 * (0.5 / sq_m)[:, None])  # (N, S)
+    gamma = (alpha - a) / r2  # (N, S)
+    sum_g = gamma.sum(1)  # (N,)
+    gx = gamma @ X  # (N, 3)
+    gxx = gamma @ XX  # (N, 6)
+    kappa = (-2 * qr) * opsi / r  # (N, S)  oc·ψ'/r
+    drho = P * kappa.sum(1, keepdim=True) - kappa @ X  # (N, 3)  ∇ρ_m
+    outer = P[:, :, None] * P[:, None, :]  # (N, 3, 3)
+    cross = P[:, :, None] * gx[:, None, :]  # (N, 3, 3)
+    sym = torch.stack([gxx[:, 0], gxx[:, 3], gxx[:, 4], gxx[:, 3], gxx[:, 1], gxx[:, 5],
+                       gxx[:, 4], gxx[:, 5], gxx[:, 2]], 1).view(-1, 3, 3)  # (N, 3, 3)
+    hess = (sum_g[:, None, None] * outer - cross - cross.transpose(1, 2) + sym
+            + sum_a[:, :, None] * torch.eye(3, dtype=P.dtype, device=P.device)
+            + ((0.25 / (rho_m * sq_m))[:, None, None] * drho[:, :, None] * drho[:, None, :]))
+    return energy, grad, hess
+
+
+_COMPILED = {}
+
+
+def _kernel(use_compile: bool):
+    if not use_compile:
+        return _egh
+    if "egh" not in _COMPILED:
+        _COMPILED["egh"] = torch.compile(_egh, dynamic=True)
+    return _COMPILED["egh"]
+
+
+# --------------------------------------------------------------------------- Newton solver
+def _wall(d: torch.Tensor, radius: float, k: float):
+    """Soft wall ½k·relu(|d| - radius)²: energy (N,), gradient (N, m), Hessian (N, m, m)."""
+    norm = torch.linalg.vector_norm(d, dim=1).clamp_min(1e-12)  # (N,)
+    excess = torch.relu(norm - radius)
+    unit = d / norm[:, None]  # (N, m)
+    eye = torch.eye(d.shape[1], dtype=d.dtype, device=d.device)
+    ratio = (excess / norm)[:, None, None]
+    hess = k * (ratio * eye + (1 - ratio) * (excess > 0).to(d.dtype)[:, None, None]
+                * unit[:, :, None] * unit[:, None, :])  # (N, m, m)
+    return 0.5 * k * excess**2, k * excess[:, None] * unit, hess
+
+
+def _modified_newton_step(grad, hess, min_curv: float, max_step: float):
+    """-|H|⁻¹ g with |λ| floored at ``min_curv``, capped at ``max_step`` (N, m)."""
+    if hess.shape[1] == 2:  # closed-form 2×2 eigen-decomposition
+        a, b, c = hess[:, 0, 0], hess[:, 0, 1], hess[:, 1, 1]
+        theta = 0.5 * torch.atan2(2 * b, a - c)
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        lam1 = a * cos * cos + 2 * b * sin * cos + c * sin * sin
+        lam2 = a + c - lam1
+        v1 = torch.stack([cos, sin], 1)  # (N, 2)
+        v2 = torch.stack([-sin, cos], 1)
+        step = -(v1 * ((grad * v1).sum(1) / lam1.abs().clamp_min(min_curv))[:, None]
+                 + v2 * ((grad * v2).sum(1) / lam2.abs().clamp_min(min_curv))[:, None])
+    else:
+        lam, vec = torch.linalg.eigh(hess)  # (N, m), (N, m, m)
+        coef = (vec.transpose(1, 2) @ grad[:, :, None])[:, :, 0] / lam.abs().clamp_min(min_curv)
+        step = -(vec @ coef[:, :, None])[:, :, 0]  # (N, m)
+    norm = torch.linalg.vector_norm(step, dim=1, keepdim=True)
+    return step * torch.clamp(max_step / norm.clamp_min(1e-12), max=1.0)
+
+
+def _minimise(kernel, region, occ, rho0, sqrt_rho0, origin, basis, d0, radius, cfg, iterations):
+    """Minimise E(origin + d @ basis) + wall(d) over d (N, m); keep the best iterate.
+
+    Returns the energy without the wall (N,) and the displacement d (N, m) of the best iterate.
+    """
+    k = cfg.wall_stiffness
+    d = d0.clone()
+    best_total = best_energy = best_d = None
+    for it in range(iterations + 1):
+        P = origin + d @ basis  # (N, 3)
+        last = it == iterations
+        energy, grad, hess = kernel(P, region.X, region.x2, region.XX, occ, rho0, sqrt_rho0)
+        w_e, w_g, w_h = _wall(d, radius, k)
+        total = energy + w_e
+        if best_total is None:
+            best_total, best_energy, best_d = total, energy, d
+        else:
+            better = total < best_total
+            best_total = torch.where(better, total, best_total)
+            best_energy = torch.where(better, energy, best_energy)
+            best_d = torch.where(better[:, None], d, best_d)
+        if last:
+            break
+        g = grad @ basis.T + w_g  # (N, m)
+        h = basis @ hess @ basis.T + w_h  # (N, m, m)
+        d = d + _modified_newton_step(g, h, cfg.min_curvature, cfg.max_step)
+    return best_energy, best_d
+
+
+# --------------------------------------------------------------------------- one chunk
+class _Engine:
+    """Everything of one (surface, config) needed to evaluate chunks."""
+
+    def __init__(self, surface: str, cfg: GeneratorConfig, sites=DEFAULT_SITES):
+        self.cfg = cfg
+        self.dtype = getattr(torch, cfg.dtype)
+        self.device = torch.device(cfg.device)
+        key = np.ascontiguousarray(sites.coords, dtype=np.int64).tobytes()
+        fractions = cfg.plane_fractions
+        mid = _jump_point(0.5)
+        region = lambda centre, reach: _Region(  # noqa: E731
+            _neighbours(surface, tuple(float(v) for v in centre), float(reach), key), self.dtype, self.device)
+        self.initial = region(INITIAL_SITE * HALF_A, cfg.wall_initial + _MARGIN)
+        self.middle = region(mid, 0.0)  # unrelaxed saddle: the atom stays at the midpoint
+        self.regions = [region(_jump_point(f), cfg.wall_saddle + _MARGIN) for f in fractions]
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=float), dtype=self.dtype, device=self.device)  # noqa: E731
+        self.origin_i = t(INITIAL_SITE * HALF_A)  # (3,)
+        self.mid = t(mid)
+        self.basis_i = torch.eye(3, dtype=self.dtype, device=self.device)  # (3, 3)
+        self.basis_s = t(np.stack([_E_U, _E_W]))  # (2, 3)
+        self.planes = [t(_jump_point(f)) for f in fractions]
+        self.plane_fractions = fractions
+
+    def run(self, bits01: torch.Tensor, relaxed: bool, use_compile: bool):
+        """Raw barriers (N,) and wall flags for one chunk of 0/1 bits (N, 26)."""
+        cfg = self.cfg
+        occ_i, rho_i = self.initial.state(bits01)  # (N, S_i)
+        sq_i = torch.sqrt(rho_i)
+        n = bits01.shape[0]
+        if not relaxed:
+            occ_m, rho_m = self.middle.state(bits01)  # (N, S_m)
+            e_i = _energy_fixed(self.origin_i, self.initial, occ_i, rho_i, sq_i)
+            e_s = _energy_fixed(self.mid, self.middle, occ_m, rho_m, torch.sqrt(rho_m))
+            false = torch.zeros(n, dtype=torch.bool, device=bits01.device)
+            return e_s - e_i, false, false
+        kernel = _kernel(use_compile)
+        zeros3 = torch.zeros(n, 3, dtype=self.dtype, device=self.device)
+        e_i, d_i = _minimise(kernel, self.initial, occ_i, rho_i, sq_i, self.origin_i, self.basis_i,
+                             zeros3, cfg.wall_initial, cfg, cfg.iterations_initial)
+        # Planes: the one nearest the midpoint first, then outwards, each warm-started from its
+        # inner neighbour's in-plane minimum.
+        fr = self.plane_fractions
+        order = np.argsort(np.abs(fr - 0.5), kind="stable")
+        first = int(order[0])
+        solved = {}
+
+        def plane(j, start, iterations):
+            region = self.regions[j]
+            occ, rho = region.state(bits01)  # (N, S_j)
+            return _minimise(kernel, region, occ, rho, torch.sqrt(rho), self.planes[j],
+                             self.basis_s, start, cfg.wall_saddle, cfg, iterations)
+
+        zeros2 = torch.zeros(n, 2, dtype=self.dtype, device=self.device)
+        solved[first] = plane(first, zeros2, cfg.iterations_saddle)
+        for step in (1, -1):
+            prev = first
+            for j in range(first + step, len(fr) if step > 0 else -1, step):
+                solved[j] = plane(j, solved[prev][1], cfg.iterations_plane)
+                prev = j
+        energies = torch.stack([solved[j][0] for j in range(len(fr))], 1)  # (N, K)
+        e_s, arg = energies.max(1)  # (N,)
+        d_s = torch.stack([solved[j][1] for j in range(len(fr))], 1)  # (N, K, 2)
+        d_best = d_s[torch.arange(n, device=d_s.device), arg]  # (N, 2)
+        tol = 1e-6
+        wall_i = torch.linalg.vector_norm(d_i, dim=1) > cfg.wall_initial + tol
+        wall_s = torch.linalg.vector_norm(d_best, dim=1) > cfg.wall_saddle + tol
+        return e_s - e_i, wall_i, wall_s
+
+
+@functools.lru_cache(maxsize=16)
+def _engine(surface: str, cfg: GeneratorConfig) -> _Engine:
+    return _Engine(surface, cfg)
+
+
+def _use_compile(cfg: GeneratorConfig, n: int, relaxed: bool) -> bool:
+    if not relaxed or cfg.compile == "never":
+        return False
+    if cfg.compile == "always":
+        return True
+    if not _COMPILE_OK.get("ok", True):
+        return False
+    return n >= _COMPILE_MIN_N or _COMPILE_OK.get("warm", False)
+
+
+_COMPILE_OK: dict = {}
+
+
+# --------------------------------------------------------------------------- public API
+def _resolve_config(config) -> GeneratorConfig:
+    if config is None:
+        return GeneratorConfig()
+    if not isinstance(config, GeneratorConfig):
+        raise TypeError(f"`config` must be a GeneratorConfig or None; got {type(config).__name__}.")
+    return config
+
+
+def _compute(X: np.ndarray, surface: str, cfg: GeneratorConfig, relaxed: bool,
+             progress=None, cancel=None) -> BarrierResult:
+    engine = _engine(surface, cfg)
+    n = len(X)
+    out = np.empty(n, dtype=np.float64)
+    wall_i = np.zeros(n, dtype=bool)
+    wall_s = np.zeros(n, dtype=bool)
+    use_compile = _use_compile(cfg, n, relaxed)
+    size = cfg.chunk_size
+    with torch.no_grad():
+        for start in range(0, n, size):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled(f"barrier generation cancelled after {start} of {n} rows")
+            stop = min(start + size, n)
+            bits = torch.as_tensor((X[start:stop] > 0), dtype=engine.dtype, device=engine.device)  # (n_c, 26)
+            try:
+                b, wi, ws = engine.run(bits, relaxed, use_compile)
+            except Exception:  # a failed compile falls back to eager, once and for all
+                if not use_compile or cfg.compile == "always":
+                    raise
+                _COMPILE_OK["ok"] = False
+                use_compile = False
+                b, wi, ws = engine.run(bits, relaxed, False)
+            if use_compile:
+                _COMPILE_OK["warm"] = True
+            out[start:stop] = b.double().cpu().numpy()
+            wall_i[start:stop] = wi.cpu().numpy()
+            wall_s[start:stop] = ws.cpu().numpy()
+            if progress is not None:
+                progress(stop, n)
+    return BarrierResult(out, wall_i, wall_s)
+
+
+def compute_barriers(X, surface, relaxed=True, *, config=None) -> np.ndarray:
+    """Raw migration barriers (eV) of configurations ``X`` embedded in ``surface``.
+
+    Parameters
+    ----------
+    X : array-like, shape (N, 26) or (26,)
+        Occupations in ±1 (occupied = +1, vacant = -1), site order of
+        :data:`rbfviz.lattice.DEFAULT_SITES`.
+    surface : {"100", "110", "111"}
+    relaxed : bool, default=True
+        Relax the migrating atom (multi-plane max-min saddle); False gives the rigid midpoint
+        barrier.  Overrides ``config.relaxed``.
+    config : GeneratorConfig, optional
+        Walls, iterations, dtype, device, chunk size.
+
+    Returns
+    -------
+    ndarray, shape (N,), float64
+        Raw barriers (not clipped at 0).
+
+    Examples
+    --------
+    >>> x = isolated_adatom("110")
+    >>> round(float(compute_barriers(x, "110", relaxed=False)[0]), 3)
+    0.575
+    """
+    cfg = _resolve_config(config)
+    return _compute(check_occupations("X", X), check_surface(surface), cfg, bool(relaxed)).barrier
+
+
+def compute_barrier_details(X, surface, *, config=None) -> BarrierResult:
+    """Raw barriers and soft-wall flags (mode from ``config.relaxed``).
+
+    Examples
+    --------
+    >>> res = compute_barrier_details(isolated_adatom("100"), "100")
+    >>> bool(res.wall_initial[0]), round(float(res.barrier[0]), 2)
+    (False, 0.47)
+    """
+    cfg = _resolve_config(config)
+    return _compute(check_occupations("X", X), check_surface(surface), cfg, cfg.relaxed)
+
+
+def occupation_probabilities(surface, *, config=None) -> np.ndarray:
+    """Occupation probability of each of the 26 sites from its layer, shape (26,).
+
+    Examples
+    --------
+    >>> occupation_probabilities("100")[[0, 6, 12]].tolist()
+    [0.5, 0.15, 0.85]
+    """
+    cfg = _resolve_config(config)
+    layers = DEFAULT_SITES.layers(check_surface(surface))
+    return np.where(layers < 0, cfg.occupation_below,
+                    np.where(layers == 0, cfg.occupation_in_layer, cfg.occupation_above))
+
+
+def sample_configurations(surface, n, *, seed=0, config=None) -> np.ndarray:
+    """Random environments: each site occupied independently with its layer's probability.
+
+    Returns
+    -------
+    ndarray, shape (n, 26), float32 in ±1
+
+    Examples
+    --------
+    >>> sample_configurations("111", 3, seed=1).shape
+    (3, 26)
+    """
+    n = check_int("n", n, low=0)
+    seed = check_int("seed", seed)
+    q = occupation_probabilities(surface, config=config)  # (26,)
+    u = np.random.default_rng(seed).random((n, 26))  # (n, 26)
+    return np.where(u < q, 1.0, -1.0).astype(np.float32)
+
+
+def isolated_adatom(surface) -> np.ndarray:
+    """An adatom on a flat terrace: the sites below its layer occupied, the rest empty.
+
+    Examples
+    --------
+    >>> np.flatnonzero(isolated_adatom("100") > 0).tolist()  # sites 13-18, 24, 26 (1-based)
+    [12, 13, 14, 15, 16, 17, 23, 25]
+    """
+    layers = DEFAULT_SITES.layers(check_surface(surface))
+    return np.where(layers < 0, 1.0, -1.0).astype(np.float32)
+
+
+def default_cache_dir() -> str:
+    """``$RBFVIZ_CACHE_DIR`` if set, else ``~/.cache/rbfviz``."""
+    return os.environ.get("RBFVIZ_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "rbfviz")
+
+
+def _settings(surface: str, n: int, seed: int, cfg: GeneratorConfig) -> dict:
+    settings = asdict(cfg)
+    settings.pop("device")  # numbers do not depend on where they were computed
+    settings.pop("chunk_size")
+    settings.pop("compile")
+    return {"surface": surface, "n": n, "seed": seed, "config": settings,
+            "generator_version": GENERATOR_VERSION}
+
+
+def generate_dataset(surface, n, *, seed=0, config=None, cache_dir=None, progress=None,
+                     cancel=None):
+    """Sample ``n`` environments and compute their barriers: a ready training set.
+
+    Parameters
+    ----------
+    surface : {"100", "110", "111"}
+    n : int
+        Number of rows.
+    seed : int, default=0
+        Seed of :func:`sample_configurations`.
+    config : GeneratorConfig, optional
+        ``config.relaxed`` picks the mode (default relaxed).
+    cache_dir : str, os.PathLike, None or False, default=None
+        Directory of the ``.npz`` cache, keyed by a hash of the settings and
+        :data:`GENERATOR_VERSION`; None uses :func:`default_cache_dir`, False disables caching.
+    progress : callable, optional
+        ``progress(done, total)`` after each chunk.
+    cancel : object with ``is_set()``, optional
+        E.g. a ``threading.Event``; when set, :class:`GenerationCancelled` is raised.
+
+    Returns
+    -------
+    rbfviz.datasets.Dataset
+        ``y`` is the raw barrier clipped at 0.  ``metadata`` holds the raw-barrier statistics,
+        the clipped fraction, the wall-active fractions, the settings and the version.
+
+    Examples
+    --------
+    >>> ds = generate_dataset("100", 50, seed=3, cache_dir=False)
+    >>> len(ds), ds.surface, bool(ds.y.min() >= 0)
+    (50, '100', True)
+    """
+    from .datasets import Dataset
+
+    surface = check_surface(surface)
+    n = check_int("n", n, low=1)
+    seed = check_int("seed", seed)
+    cfg = _resolve_config(config)
+    settings = _settings(surface, n, seed, cfg)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+    mode = "relaxed" if cfg.relaxed else "unrelaxed"
+    source = f"generated:TB-SMA Cu {mode} {{{surface}}} n={n} seed={seed}"
+    path = None
+    if cache_dir is not False:
+        directory = os.fspath(cache_dir) if cache_dir is not None else default_cache_dir()
+        path = os.path.join(directory, f"barriers_{surface}_{mode}_{n}_{seed}_{digest}.npz")
+        if os.path.exists(path):
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    metadata = json.loads(str(f["metadata"]))
+                    metadata["cache"] = path
+                    if progress is not None:
+                        progress(n, n)
+                    return Dataset(X=f["X"], y=f["y"], surface=surface, source=source,
+                                   metadata=metadata)
+            except (OSError, ValueError, KeyError):
+                pass  # a broken cache file is regenerated below
+    t0 = time.perf_counter()
+    X = sample_configurations(surface, n, seed=seed, config=cfg)
+    res = _compute(X, surface, cfg, cfg.relaxed, progress=progress, cancel=cancel)
+    raw = res.barrier
+    metadata = {
+        "generator": "rbfviz.barriers", "generator_version": GENERATOR_VERSION,
+        "settings": settings, "mode": mode,
+        "raw_mean": float(raw.mean()), "raw_std": float(raw.std()),
+        "raw_min": float(raw.min()), "raw_max": float(raw.max()),
+        "clipped_fraction": float((raw < 0).mean()),
+        "wall_initial_fraction": float(res.wall_initial.mean()),
+        "wall_saddle_fraction": float(res.wall_saddle.mean()),
+        "seconds": time.perf_counter() - t0,
+    }
+    y = np.maximum(raw, 0.0)
+    if path is not None:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp.npz"
+            np.savez(tmp, X=X, y=y, raw=raw, wall_initial=res.wall_initial,
+                     wall_saddle=res.wall_saddle, metadata=np.array(json.dumps(metadata)))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # caching is best effort
+    return Dataset(X=X, y=y, surface=surface, source=source, metadata=metadata)

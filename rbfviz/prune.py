@@ -1,0 +1,403 @@
+"""Pruning a large RBFN f_K into a small one f_M (paper §2.3, eq. 4-5).
+
+The objective is E_p(x)[(f_K(x) − f_M(x))²] for an input distribution p, expanded as eq. (5)
+into sums of the closed-form expectations of :mod:`rbfviz.expectations`.  It is evaluated in
+float64 whatever the networks' dtype: eq. (5) subtracts terms of size E[f_K²] (≈ 83 at K = 4096)
+to reach losses of 1e-4 and below.  The K × K term does not depend on f_M; it is computed once,
+in chunks, with bounded memory.
+
+All restarts are optimised together as one batched problem: the parameters carry a leading
+restart dimension R and the loss is a vector of R independent objectives.
+
+Examples
+--------
+>>> from rbfviz.model import RBFN
+>>> from rbfviz.expectations import Bernoulli
+>>> big = RBFN(4, 32, seed=0)
+>>> result = prune(big, 3, Bernoulli(0.5), restarts=2, config=PruneConfig(max_iterations=50))
+>>> result.model.num_centroids, len(result.losses)
+(3, 2)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from rbfviz.expectations import Distribution
+from rbfviz.model import RBFN
+from rbfviz.train import PlateauSchedule, _is_cancelled
+
+_CHUNK_BYTES = 32 * 2**20  # per (chunk, K, D) float64 block of the constant term
+
+
+# --------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class PruneConfig:
+    """Settings of the pruning optimiser.
+
+    ``optimizer="adam"`` is the paper's schedule (learning rate 1e-3, ×0.1 after ten iterations
+    without improvement, stop when none for ten iterations at 1e-5).  ``"lbfgs"`` (default)
+    minimises the same smooth deterministic objective with L-BFGS and a strong-Wolfe line
+    search; benchmarks/prune.py compares the two on the same networks.
+    """
+
+    optimizer: str = "lbfgs"  # "lbfgs" or "adam"
+    learning_rate: float = 1e-3  # Adam's initial rate (the paper's)
+    lr_factor: float = 0.1
+    patience: int = 10
+    cooldown: int = 10
+    min_lr: float = 1e-5  # Adam stops once no improvement is seen for `patience` steps at this rate
+    max_iterations: int = 20_000  # Adam steps or L-BFGS iterations, whichever optimiser
+    history_size: int = 50  # L-BFGS memory
+    tolerance: float = 1e-10  # L-BFGS: a restart stops when its loss improves less than this
+    stall_iterations: int = 10  # (relative) for this many iterations in a row
+    device: str = "cpu"
+
+    def __post_init__(self):
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"PruneConfig.optimizer must be 'lbfgs' or 'adam'; got {self.optimizer!r}")
+        if self.max_iterations < 1:
+            raise ValueError(f"PruneConfig.max_iterations must be >= 1; got {self.max_iterations!r}")
+
+
+@dataclass(frozen=True)
+class PruneProgress:
+    """What the progress callback receives."""
+
+    iteration: int
+    loss: float  # best loss so far over all restarts (standardised units²)
+    lr: float  # Adam: the smallest active rate; L-BFGS: NaN
+    elapsed: float
+    fraction: float  # a best-effort estimate of the work done, in [0, 1]
+
+
+@dataclass
+class PruneResult:
+    """The best pruned network, its loss and every restart's final loss."""
+
+    model: RBFN
+    loss: float
+    losses: list[float]
+    iterations: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    history: list[float] = field(default_factory=list)  # best total loss per iteration
+
+
+# --------------------------------------------------------------------------- the objective
+def _network_params(net: RBFN, device) -> tuple[torch.Tensor, ...]:
+    """(α, β, Θ, γ) of a network as float64 tensors on ``device`` (graph kept for autograd)."""
+    f64 = dict(dtype=torch.float64, device=device)
+    return (net.bias.to(**f64), net.weights.to(**f64), net.centroids.to(**f64),
+            net.log_gamma.to(**f64).exp())
+
+
+@torch.no_grad()
+def constant_terms(distribution: Distribution, alpha, beta, theta, gamma) -> tuple[float, float]:
+    """β^T E_KK β and β·E_K of a fixed network, in chunks of rows of bounded memory."""
+    K, D = theta.shape
+    rows = max(1, _CHUNK_BYTES // (8 * K * D))
+    double = 0.0
+    for i in range(0, K, rows):
+        E = distribution.log_expectation(gamma, theta[i:i + rows], gamma, theta).exp()  # (c, K)
+        double += float(beta[i:i + rows] @ E @ beta)
+    single = float(beta @ distribution.log_expectation1(gamma, theta).exp())
+    return double, single
+
+
+class PruningObjective:
+    """Eq. (5) for one large network, vectorised over R restarts of the small one.
+
+    ``objective(alpha (R,), beta (R, M), theta (R, M, D), log_gamma (R,))`` returns the R losses
+    in float64.
+    """
+
+    def __init__(self, large: RBFN, distribution: Distribution, device="cpu"):
+        self.distribution = distribution
+        self.device = torch.device(device)
+        with torch.no_grad():
+            a, b, Z, k = _network_params(large, self.device)
+        self.a, self.b, self.Z, self.k = a, b, Z, k
+        self.large_double, self.large_single = constant_terms(distribution, a, b, Z, k)
+
+    def __call__(self, alpha, beta, theta, log_gamma) -> torch.Tensor:
+        dist = self.distribution
+        g = log_gamma.exp()  # (R,)
+        E_mm = dist.log_expectation(g, theta, g, theta).exp()  # (R, M, M)
+        E_m = dist.log_expectation1(g, theta).exp()  # (R, M)
+        Z = self.Z.expand(theta.shape[0], *self.Z.shape)  # (R, K, D)
+        E_km = dist.log_expectation(self.k, Z, g, theta).exp()  # (R, K, M)
+        diff = self.a - alpha  # (R,)
+        small_double = torch.einsum("rm,rmn,rn->r", beta, E_mm, beta)
+        cross = torch.einsum("k,rkm,rm->r", self.b, E_km, beta)
+        return (diff**2 + self.large_double + small_double
+                + 2 * diff * (self.large_single - (beta * E_m).sum(-1)) - 2 * cross)
+
+
+def pruning_loss(large: RBFN, small: RBFN, distribution: Distribution) -> torch.Tensor:
+    """Eq. (5): E_p[(f_K(x) − f_M(x))²] as a differentiable 0-d float64 tensor.
+
+    Differentiable with respect to the small network's parameters; computed in float64 on the
+    small network's device whatever the dtypes.
+
+    Examples
+    --------
+    >>> from rbfviz.expectations import Normal
+    >>> net = RBFN(2, 5, seed=0)
+    >>> float(pruning_loss(net, net, Normal(0.0, 1.0))) < 1e-12
+    True
+    """
+    device = small.centroids.device
+    objective = PruningObjective(large, distribution, device)
+    alpha, beta, theta, gamma = _network_params(small, device)
+    return objective(alpha[None], beta[None], theta[None], gamma.log()[None])[0]
+
+
+# --------------------------------------------------------------------------- optimisers
+class _BatchedAdam:
+    """Adam on tensors with a leading restart dimension and one learning rate per restart."""
+
+    def __init__(self, params, lr: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, active: torch.Tensor):
+        self.t += 1
+        b1, b2 = self.betas
+        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            update = (m / c1) / ((v / c2).sqrt() + self.eps)
+            p.sub_(update * (self.lr * active).view(shape))
+
+
+def _initial_params(large: RBFN, num_centroids: int, restarts: int, seed: int, device):
+    """Each restart: ``num_centroids`` centroids of ``large`` sampled without replacement."""
+    gen = torch.Generator().manual_seed(seed)
+    a, b, Z, k = (t.detach() for t in _network_params(large, device))
+    idx = torch.stack([torch.randperm(large.num_centroids, generator=gen)[:num_centroids]
+                       for _ in range(restarts)]).to(device)  # (R, M)
+    alpha = a.expand(restarts).clone()
+    beta = b[idx].clone()  # (R, M)
+    theta = Z[idx].clone()  # (R, M, D)
+    log_gamma = k.log().expand(restarts).clone()
+    return [t.requires_grad_(True) for t in (alpha, beta, theta, log_gamma)]
+
+
+def _run_adam(objective, params, config, progress, cancel, start):
+    R = params[0].shape[0]
+    schedules = [PlateauSchedule(lr=config.learning_rate, factor=config.lr_factor,
+                                 patience=config.patience, cooldown=config.cooldown,
+                                 min_lr=config.min_lr) for _ in range(R)]
+    lr = torch.full((R,), config.learning_rate, dtype=torch.float64, device=params[0].device)
+    adam = _BatchedAdam(params, lr)
+    best_loss = torch.full((R,), math.inf, dtype=torch.float64)
+    best_params = [p.detach().clone() for p in params]
+    history, cancelled, it = [], False, 0
+    stages = math.log(config.learning_rate / config.min_lr) / -math.log(config.lr_factor) + 1
+    for it in range(config.max_iterations):
+        active = torch.tensor([not s.finished for s in schedules], dtype=torch.float64)
+        if not active.any():
+            break
+        if _is_cancelled(cancel):
+            cancelled = True
+            break
+        for p in params:
+            p.grad = None
+        losses = objective(*params)  # (R,)
+        losses.sum().backward()
+        values = losses.detach().cpu()
+        better = values < best_loss
+        for p, bp in zip(params, best_params):  # keep the evaluated point if it is the best
+            bp[better] = p.detach()[better]
+        best_loss = torch.where(better, values, best_loss)
+        for r, s in enumerate(schedules):
+            if not s.finished:
+                s.step(float(values[r]))
+        lr.copy_(torch.tensor([s.lr for s in schedules]))
+        adam.step(active.to(lr.device))
+        history.append(float(best_loss.min()))
+        if progress is not None and (it % 25 == 0):
+            done = min(s.reductions + (0 if not s.finished else 1) for s in schedules)
+            progress(PruneProgress(it, history[-1], float(lr[active.bool()].min()),
+                                   time.perf_counter() - start, min(done / stages, 1.0)))
+    return best_params, best_loss, it + 1, cancelled, history
+
+
+def _run_lbfgs(objective, params, config, progress, cancel, start):
+    """L-BFGS with one history, step size and stopping test per restart, batched.
+
+    The restarts are independent problems, so each keeps its own curvature pairs (two-loop
+    recursion on (R, P) tensors) and its own backtracking (Armijo) line search; one objective
+    evaluation serves all of them.
+    """
+    shapes = [p.shape[1:] for p in params]
+    sizes = [int(torch.tensor(s).prod()) if len(s) else 1 for s in shapes]
+    R = params[0].shape[0]
+    x = torch.cat([p.detach().reshape(R, -1) for p in params], dim=1)  # (R, P)
+
+    def evaluate(x):
+        parts = [t.reshape(R, *s).requires_grad_(True)
+                 for t, s in zip(torch.split(x.detach(), sizes, dim=1), shapes)]
+        losses = objective(*parts)
+        grads = torch.autograd.grad(losses.sum(), parts)
+        g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1)
+        return losses.detach(), g
+
+    f, g = evaluate(x)
+    S, Y, rho = [], [], []
+    active = torch.isfinite(f)
+    stall = torch.zeros(R, dtype=torch.long)
+    history, cancelled, it = [], False, 0
+    c1 = 1e-4
+    for it in range(config.max_iterations):
+        if not active.any():
+            break
+        if _is_cancelled(cancel):
+            cancelled = True
+            break
+        # -- search direction by the two-loop recursion, per restart
+        q = g.clone()
+        alphas = []
+        for s_i, y_i, r_i in zip(reversed(S), reversed(Y), reversed(rho)):
+            a_i = r_i * (s_i * q).sum(1)  # (R,)
+            q -= a_i[:, None] * y_i
+            alphas.append(a_i)
+        if S:
+            sy, yy = (S[-1] * Y[-1]).sum(1), (Y[-1] * Y[-1]).sum(1)
+            h0 = torch.where((sy > 0) & (yy > 0), sy / yy.clamp_min(1e-300), torch.ones_like(sy))
+        else:  # first step: a short one, as torch's L-BFGS takes
+            h0 = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-300), max=1.0)
+        z = h0[:, None] * q
+        for s_i, y_i, r_i, a_i in zip(S, Y, rho, reversed(alphas)):
+            b_i = r_i * (y_i * z).sum(1)
+            z += s_i * (a_i - b_i)[:, None]
+        d = -z
+        slope = (g * d).sum(1)  # (R,)
+        bad = ~(slope < 0)
+        if bad.any():  # not a descent direction: steepest descent for those restarts
+            d[bad] = -g[bad] * h0[bad, None]
+            slope = (g * d).sum(1)
+        # -- backtracking line search, all restarts in each evaluation
+        t = torch.where(active, torch.ones(R, dtype=x.dtype), torch.zeros(R, dtype=x.dtype))
+        accepted = ~active
+        x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
+        for _ in range(40):
+            trial = x + t[:, None] * d
+            f_t, g_t = evaluate(trial)
+            ok = (~accepted) & torch.isfinite(f_t) & (f_t <= f + c1 * t * slope)
+            x_new[ok], f_new[ok], g_new[ok] = trial[ok], f_t[ok], g_t[ok]
+            accepted |= ok
+            if accepted.all():
+                break
+            t = torch.where(accepted, t, t * 0.5)
+        failed = ~accepted  # no decrease found: this restart has converged (or is stuck)
+        # -- curvature pair, kept only where it is positive
+        s_new, y_new = x_new - x, g_new - g
+        sy = (s_new * y_new).sum(1)
+        r_new = torch.where(sy > 1e-300, 1.0 / sy.clamp_min(1e-300), torch.zeros_like(sy))
+        S.append(s_new), Y.append(y_new), rho.append(r_new)
+        if len(S) > config.history_size:
+            S.pop(0), Y.pop(0), rho.pop(0)
+        improvement = f - f_new
+        small = improvement <= config.tolerance * f_new.abs().clamp_min(1e-12)
+        stall = torch.where(small, stall + 1, torch.zeros_like(stall))
+        x, f, g = x_new, f_new, g_new
+        active = active & ~failed & (stall < config.stall_iterations)
+        history.append(float(f.min()))
+        if progress is not None and it % 5 == 0:
+            progress(PruneProgress(it, history[-1], math.nan, time.perf_counter() - start,
+                                   min(1.0, it / max(config.max_iterations, 1))))
+    best_params = [t.reshape(R, *s).clone() for t, s in zip(torch.split(x, sizes, dim=1), shapes)]
+    return best_params, f, it + 1, cancelled, history
+
+
+# --------------------------------------------------------------------------- the public entry
+def prune(large: RBFN, num_centroids: int, distribution: Distribution, restarts: int = 10, *,
+          config: PruneConfig | None = None, seed: int = 0, progress=None,
+          cancel=None) -> PruneResult:
+    """Find an RBFN with ``num_centroids`` centroids that minimises eq. (4) against ``large``.
+
+    Parameters
+    ----------
+    large : RBFN
+        The trained network f_K (left unchanged).
+    num_centroids : int
+        M, the number of prototypes to keep.
+    distribution : rbfviz.expectations.Distribution
+        The input distribution p(x) of eq. (4), e.g. ``Bernoulli(0.5)`` for the Cu data.
+    restarts : int, default=10
+        Random initialisations (centroids sampled from ``large`` without replacement), all
+        optimised together; the best is returned.
+    config : PruneConfig, default=PruneConfig()
+    seed : int, default=0
+    progress : callable(PruneProgress) or None
+    cancel : threading.Event or callable() -> bool or None
+        Stops the optimisation; the best network so far is returned (``cancelled`` is True).
+
+    Returns
+    -------
+    PruneResult
+        ``model`` (metadata ``kind="pruned"``, the distribution, losses, parent hash), ``loss``
+        (float64, standardised units²) and ``losses`` (every restart's).
+    """
+    config = config or PruneConfig()
+    if not isinstance(num_centroids, int) or not 1 <= num_centroids <= large.num_centroids:
+        raise ValueError(f"`num_centroids` must be an int in [1, {large.num_centroids}]; "
+                         f"got {num_centroids!r}")
+    if not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"`restarts` must be a positive int; got {restarts!r}")
+    if not isinstance(distribution, Distribution):
+        raise TypeError(f"`distribution` must be an rbfviz.expectations.Distribution; "
+                        f"got {type(distribution).__name__}")
+    device = torch.device(config.device)
+    start = time.perf_counter()
+    objective = PruningObjective(large, distribution, device)
+    params = _initial_params(large, num_centroids, restarts, seed, device)
+    run = _run_lbfgs if config.optimizer == "lbfgs" else _run_adam
+    best_params, best_loss, iterations, cancelled, history = run(
+        objective, params, config, progress, cancel, start)
+
+    # Re-evaluate the kept points exactly and pick the best restart.
+    with torch.no_grad():
+        final = objective(*best_params).cpu()
+    final = torch.where(torch.isfinite(final), final, torch.full_like(final, math.inf))
+    r = int(torch.argmin(final))
+    small = RBFN(large.num_inputs, num_centroids, dtype=large.bias.dtype, device=large.bias.device)
+    with torch.no_grad():
+        for p, value in zip((small.bias, small.weights, small.centroids, small.log_gamma),
+                            best_params):
+            p.copy_(value[r])
+    from rbfviz.store import content_hash  # local import: store depends on model only
+
+    loss = float(final[r])
+    scale = float(large.metadata.get("target_scale", 1.0))
+    small.metadata.update(
+        kind="pruned",
+        surface=large.metadata.get("surface"),
+        source=large.metadata.get("source"),
+        target_mean=large.metadata.get("target_mean", 0.0),
+        target_scale=scale,
+        parent_hash=content_hash(large),
+        parent_name=large.metadata.get("name"),
+        parent_num_centroids=large.num_centroids,
+        prune={"distribution": distribution.describe(), "restarts": restarts, "seed": seed,
+               "loss": loss, "sqrt_loss": math.sqrt(max(loss, 0.0)),
+               "rmse_ev": math.sqrt(max(loss, 0.0)) * scale,
+               "losses": [float(v) for v in final], "iterations": iterations,
+               "cancelled": cancelled, "seconds": round(time.perf_counter() - start, 3),
+               **{f"config_{k}": v for k, v in asdict(config).items()}},
+        metrics={"pruning_loss": loss, "pruning_sqrt_loss": math.sqrt(max(loss, 0.0)),
+                 "pruning_rmse_ev": math.sqrt(max(loss, 0.0)) * scale},
+    )
+    return PruneResult(model=small, loss=loss, losses=[float(v) for v in final],
+                       iterations=iterations, cancelled=cancelled,
+                       seconds=time.perf_counter() - start, history=history)

@@ -1,0 +1,95 @@
+"""Session-wide test setup: headless VTK, private cache and workspace folders, the dashboard
+server fixture and the pytest-playwright launch arguments for Debian's chromium."""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+_TMP = Path(tempfile.mkdtemp(prefix="rbfviz-tests-"))
+os.environ.setdefault("RBFVIZ_CACHE_DIR", str(_TMP / "cache"))
+os.environ.setdefault("RBFVIZ_WORKSPACE", str(_TMP / "workspace"))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.path.exists(CHROMIUM):
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):  # overrides pytest-playwright's fixture
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve_app():
+    """serve_app(factory) -> URL of a Panel server on a free 127.0.0.1 port, stopped after the test."""
+    import panel as pn
+
+    servers = []
+
+    def _serve(factory):
+        port = _free_port()
+        srv = pn.serve(factory, port=port, address="127.0.0.1", show=False, threaded=True,
+                       websocket_origin=[f"127.0.0.1:{port}"], websocket_max_message_size=100 * 2**20)
+        for _ in range(300):  # wait until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert srv.is_alive(), "the Panel server thread died (port in use?)"
+        servers.append(srv)
+        return f"http://127.0.0.1:{port}"
+
+    yield _serve
+    for s in servers:
+        s.stop()
+
+
+def make_tiny_networks(folder: Path, surfaces=("100", "110", "111"), k: int = 24, m: int = 8) -> Path:
+    """Write, per surface, a random 'trained' RBFN (K=k) and a 'pruned' one (M=m) built directly."""
+    import torch
+
+    from rbfviz.model import RBFN
+    from rbfviz.store import content_hash, save_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, surface in enumerate(surfaces):
+        large = RBFN(26, k, seed=10 + n)
+        large.metadata.update(surface=surface, name=f"tiny trained {surface}", metrics={"test_rmse": 0.05 + 0.01 * n},
+                              data={"occupation_frequencies": [0.6] * 26})
+        save_model(large, folder / f"trained-{surface}.safetensors")
+        small = RBFN(26, m, seed=20 + n)
+        with torch.no_grad():
+            small.centroids.mul_(1.5)
+            small.weights.copy_(torch.linspace(-1.0, 1.0, m))
+        small.metadata.update(kind="pruned", surface=surface, name=f"tiny pruned {surface}", parent_hash=content_hash(large),
+                              prune={"distribution": "Bernoulli(q=0.5)", "loss": 0.01 * (n + 1), "restarts": 1})
+        save_model(small, folder / f"pruned-{surface}.safetensors")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """A folder of six small networks (trained + pruned per surface) used as the 'bundled' ones."""
+    return make_tiny_networks(tmp_path_factory.mktemp("bundled"))

@@ -1,0 +1,215 @@
+"""Logic of the dashboard without a browser: state objects, tasks run synchronously, views build layouts."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import panel as pn
+import pytest
+from panel.pane.vtk.vtk import AbstractVTK
+
+from rbfviz.app.compare import Comparison, CompareView
+from rbfviz.app.main import Dashboard, create_app
+from rbfviz.app.networks import NetworksView
+from rbfviz.app.prototypes import PER_PAGE, PrototypeBrowser, PrototypesView
+from rbfviz.app.prune import PruneTask
+from rbfviz.app.state import AppState, UploadError
+from rbfviz.app.train import TrainTask, available_devices
+from rbfviz.app.workspace import Workspace
+
+
+def toy_dataset(n=400, seed=0, surface="100"):
+    """A small ±1 data set whose target depends on a few sites."""
+    from rbfviz.datasets import Dataset
+
+    rng = np.random.default_rng(seed)
+    X = rng.choice([-1.0, 1.0], size=(n, 26))
+    y = 0.5 + 0.1 * X[:, 0] - 0.05 * X[:, 3] * X[:, 7] + 0.01 * rng.standard_normal(n)
+    return Dataset(X=X, y=y, surface=surface, source="toy")
+
+
+@pytest.fixture
+def state(tmp_path, tiny_models):
+    return AppState(workspace=Workspace(folder=str(tmp_path / "ws")), bundled_dir=str(tiny_models))
+
+
+def run(task, timeout=120):
+    assert task.start()
+    assert task.wait(timeout), "the worker did not finish in time"
+    assert not task.running
+    assert task.error == "", task.error
+
+
+def test_state_loads_bundled_networks(state):
+    table = state.table()
+    assert len(table) == 6
+    assert set(table["origin"]) == {"bundled"}
+    assert sorted(table.loc[table["kind"] == "pruned", "surface"]) == ["100", "110", "111"]
+    assert table.loc[table["kind"] == "pruned", "K"].tolist() == [8, 8, 8]
+    pruned = state.keys("pruned")[0]
+    with pytest.raises(PermissionError, match="bundled"):
+        state.remove(pruned)
+    assert len(state.networks) == 6
+
+
+def test_train_task_adds_a_saved_network(state):
+    task = TrainTask(state=state, num_centroids=8, max_epochs=4, batch_size=32)
+    task.param.update(uploaded=toy_dataset(), data_source="uploaded")
+    run(task)
+    key = task.result_key
+    assert key in state.networks and state.networks[key].origin == "session"
+    entry = state.networks[key]
+    assert entry.num_centroids == 8 and entry.surface == "100"
+    assert entry.path is not None and entry.path.exists() and entry.path.parent == state.workspace.path
+    assert len(task.history) == 4 and task.fraction == 1.0 and task.status.startswith("done")
+    assert state.histories[key] == task.history
+    assert state.occupation_frequencies(key) is not None  # known from the session's data
+    # the saved network is there after a "restart"
+    again = AppState(workspace=Workspace(folder=state.workspace.folder), bundled_dir=state.bundled_dir)
+    assert again.networks[key].origin == "workspace"
+
+
+def test_train_task_cancel_keeps_best_model(state):
+    task = TrainTask(state=state, num_centroids=8, max_epochs=10_000, batch_size=16, min_lr=1e-12)
+    task.param.update(uploaded=toy_dataset(2000), data_source="uploaded")
+    assert task.start()
+    deadline = time.monotonic() + 60
+    while not task.history and time.monotonic() < deadline:
+        time.sleep(0.05)
+    task.cancel()
+    assert task.wait(60)
+    assert task.cancelled and task.result_key in state.networks
+    assert len(task.history) < 10_000 and "cancelled" in task.status
+
+
+def test_train_task_needs_uploaded_data(state):
+    task = TrainTask(state=state, data_source="uploaded")
+    assert task.start() and task.wait(30)
+    assert "no data file uploaded" in task.error
+    assert len(state.networks) == 6
+
+
+def test_bad_data_upload_changes_nothing(state):
+    task = TrainTask(state=state)
+    assert not task.upload_data("broken.26d", b"1 0 1\nnot numbers\n")
+    assert task.data_message.startswith("Error") and "broken.26d" in task.data_message
+    assert task.uploaded is None and task.data_source == "generated"
+
+
+def test_prune_task_adds_pruned_network(state):
+    trained = state.keys("trained")[0]
+    task = PruneTask(state=state, network=trained, num_prototypes=4, restarts=2, max_iterations=30)
+    assert task.observed_available  # bundled metadata records occupation frequencies
+    task.distribution = "observed"
+    run(task)
+    entry = state.networks[task.result_key]
+    assert entry.kind == "pruned" and entry.num_centroids == 4
+    assert entry.metadata.get("parent_hash") == trained
+    assert entry.path.exists()
+    assert state.focus == task.result_key
+
+
+def test_observed_distribution_disabled_without_data(tmp_path):
+    from rbfviz.model import RBFN
+
+    st = AppState(workspace=Workspace(folder=str(tmp_path / "ws")), bundled_dir=str(tmp_path / "none"))
+    key = st.add(RBFN(26, 6, seed=1), "session")
+    task = PruneTask(state=st, network=key, distribution="observed")
+    assert not task.observed_available and "occupation frequencies" in task.note
+    assert task.start() and task.wait(30)
+    assert task.error and len(st.networks) == 1
+
+
+def test_bad_model_upload_changes_nothing(state):
+    before = dict(state.networks)
+    for name, data, match in [("model.safetensors", b"\x00garbage" * 10, "not a usable model file"),
+                              ("model.gz", b"\x1f\x8b\x08broken", "not a usable model file"),
+                              ("model.exe", b"MZ", "unsupported file type"),
+                              ("empty.safetensors", b"", "empty")]:
+        with pytest.raises(UploadError, match=match):
+            state.upload_model(name, data)
+    assert state.networks == before and state.workspace.model_files() == []
+    view = NetworksView(state=state)
+    view._upload.filename = "bad.safetensors"
+    view._on_upload(type("E", (), {"new": b"not a model"})())
+    assert state.message.startswith("Error") and "bad.safetensors" in state.message
+    assert view._message.visible and view._message.alert_type == "danger"
+
+
+def test_good_model_upload_and_delete(state, tiny_models):
+    from rbfviz.model import RBFN
+    from rbfviz.store import save_model
+
+    net = RBFN(26, 5, seed=99)
+    path = state.workspace.path.parent / "mine.safetensors"
+    save_model(net, path)
+    key = state.upload_model("mine.safetensors", path.read_bytes())
+    assert state.networks[key].origin == "uploaded" and len(state.networks) == 7
+    saved = state.networks[key].path
+    assert saved.exists() and state.workspace.owns(saved)
+    state.remove(key)
+    assert key not in state.networks and not saved.exists()
+
+
+def test_two_sessions_do_not_share_networks(tmp_path, tiny_models):
+    a = create_app(workspace=tmp_path / "ws", bundled_dir=tiny_models)
+    b = create_app(workspace=tmp_path / "ws", bundled_dir=tiny_models)
+    from rbfviz.model import RBFN
+
+    key = a.state.add(RBFN(26, 3, seed=5), "session")
+    assert key in a.state.networks and key not in b.state.networks
+    assert a.state is not b.state and a.train_task is not b.train_task
+
+
+def test_devices_offer_cuda_only_when_available():
+    import torch
+
+    assert ("cuda" in available_devices()) == torch.cuda.is_available()
+    assert available_devices()[:2] == ["auto", "cpu"]
+
+
+def test_dashboard_layout_and_lazy_tabs(tmp_path, tiny_models):
+    app = create_app(workspace=tmp_path / "ws", bundled_dir=tiny_models)
+    assert isinstance(app, Dashboard)
+    layout = app.__panel__()
+    assert isinstance(layout, pn.Column)
+    proto = app.views["Prototypes"]
+    assert not proto.active and len(proto._grid.objects) == 0  # nothing heavy before the tab is shown
+    app.show("Prototypes")
+    assert proto.active and len(proto._grid.objects) == min(PER_PAGE, 8)
+    assert isinstance(proto._detail.objects[0], AbstractVTK)
+    assert len(proto._table.value) == 26
+
+
+def test_prototype_browser_orders_and_pages(state):
+    b = PrototypeBrowser(state=state)
+    assert state.entry(b.network).kind == "pruned"
+    betas = np.abs(b.prototypes().weights_ev)
+    assert np.all(np.diff(betas[b.ordered()]) <= 1e-12)
+    b.order = "index"
+    assert b.ordered() == list(range(8)) and b.num_pages == 1
+    view = PrototypesView(browser=b)
+    assert isinstance(view.__panel__(), pn.Column)
+
+
+def test_compare_defaults_to_one_pruned_network_per_surface(state):
+    c = Comparison(state=state)
+    assert [state.networks[k].surface for k in c.networks] == ["100", "110", "111"]
+    view = CompareView(comparison=c)
+    view.active = True
+    panes = [o for col in view._columns.objects for o in col.objects if isinstance(o, AbstractVTK)]
+    assert len(panes) == 3
+    c.rank = 99
+    assert all(not any(isinstance(o, AbstractVTK) for o in col.objects) for col in view._columns.objects)
+
+
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF")])
+def test_export_renders_files(state, fmt, magic):
+    pytest.importorskip("rbfviz.export")
+    from rbfviz.app.export import ExportSettings
+
+    s = ExportSettings(state=state, fmt=fmt, dpi=100)
+    assert s.filename.endswith(f".{fmt}") and "/" not in s.filename
+    assert s.render()[:4] == magic
+    s.figure = "prototype"
+    assert s.render()[:4] == magic
