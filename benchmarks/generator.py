@@ -5,13 +5,16 @@ Run::
     python benchmarks/generator.py                 # N = 20k and 100k, all surfaces, float32
     python benchmarks/generator.py --sizes 20000 --surfaces 100 --threads 2
 
-Each (surface, mode) is warmed up first (this triggers the torch.compile of the relaxed kernel,
-whose time is printed separately), then timed on fresh random configurations.
+Each (surface, mode) is warmed up first on one chunk (this triggers the torch.compile of the
+relaxed kernel; its time is printed in the last column), then timed on fresh random
+configurations at default occupation probabilities.  On a shared 2-core machine try
+``--threads 1``: OpenMP with 2 threads slows down badly when the cores are busy.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import torch
 
@@ -39,7 +42,10 @@ def main() -> None:
             relaxed = mode == "relaxed"
             t0 = time.perf_counter()
             warm = sample_configurations(surface, config.chunk_size, seed=99)
-            compute_barriers(warm, surface, relaxed, config=config)
+            # The warm-up compiles the relaxed kernel (unless --compile never), so that "auto"
+            # then uses it at every size.
+            warm_config = replace(config, compile="always") if args.compile != "never" else config
+            compute_barriers(warm, surface, relaxed, config=warm_config)
             warm_s = time.perf_counter() - t0
             for n in args.sizes:
                 X = sample_configurations(surface, n, seed=n)

@@ -63,6 +63,8 @@ _JUMP = (FINAL_SITE - INITIAL_SITE) * HALF_A  # (3,) Å
 _E_U = np.array([1.0, -1.0, 0.0]) / np.sqrt(2)  # in-plane directions of the dividing planes
 _E_W = np.array([0.0, 0.0, 1.0])
 _MARGIN = 0.5  # Å beyond the soft wall that the neighbour lists cover
+_STEP_TOL = 1e-4  # Å; a row whose Newton step is shorter has converged
+_MIN_ROWS = 64  # smallest batch given to the (compiled) kernel
 # torch.compile takes ~20-30 s on 2 CPU cores (less with inductor's disk cache warm); eager
 # runs at roughly a fifth of the compiled rate.  Compile only for large calls, or when this
 # process has compiled the kernel already.
@@ -106,8 +108,12 @@ class GeneratorConfig:
     chunk_size : int, default=8192
         Configurations per vectorised chunk.
     compile : {"auto", "never", "always"}, default="auto"
-        Use ``torch.compile`` on the energy kernel ("auto": only for large CPU/GPU runs, with
-        an eager fallback if compiling fails).
+        Use ``torch.compile`` on the energy kernel of the relaxed mode.  "auto" compiles for
+        calls of at least 40,000 rows, or once this process has compiled it already, and falls
+        back to eager if compiling fails.  The first compile takes ~10-30 s on 2 CPU cores.
+    num_threads : int or None, default=None
+        If set, ``torch.set_num_threads`` for the duration of a call (restored afterwards).
+        On a small, shared CPU one thread is often much faster than two.
 
     Examples
     --------
@@ -133,6 +139,7 @@ class GeneratorConfig:
     device: str = "cpu"
     chunk_size: int = 8192
     compile: str = "auto"
+    num_threads: int | None = None
 
     def __post_init__(self):
         for name in ("occupation_below", "occupation_in_layer", "occupation_above"):
@@ -151,6 +158,8 @@ class GeneratorConfig:
         check_choice("dtype", self.dtype, ("float32", "float64"))
         check_int("chunk_size", self.chunk_size, low=1)
         check_choice("compile", self.compile, ("auto", "never", "always"))
+        if self.num_threads is not None:
+            check_int("num_threads", self.num_threads, low=1)
 
     @property
     def plane_fractions(self) -> np.ndarray:
@@ -371,29 +380,41 @@ def _modified_newton_step(grad, hess, min_curv: float, max_step: float):
 def _minimise(kernel, region, occ, rho0, sqrt_rho0, origin, basis, d0, radius, cfg, iterations):
     """Minimise E(origin + d @ basis) + wall(d) over d (N, m); keep the best iterate.
 
-    Returns the energy without the wall (N,) and the displacement d (N, m) of the best iterate.
+    Rows whose Newton step falls below ``_STEP_TOL`` stop iterating (the active rows are
+    compacted, so later iterations cost less).  Returns the energy without the wall (N,) and
+    the displacement d (N, m) of the best evaluated iterate.
     """
     k = cfg.wall_stiffness
-    d = d0.clone()
-    best_total = best_energy = best_d = None
+    n = d0.shape[0]
+    d = d0.clone()  # (N, m)
+    best_total = torch.full((n,), float("inf"), dtype=d.dtype, device=d.device)
+    best_energy = torch.zeros(n, dtype=d.dtype, device=d.device)
+    best_d = d.clone()
+    rows = torch.arange(n, device=d.device)  # active rows
+    occ_a, rho_a, sq_a = occ, rho0, sqrt_rho0
     for it in range(iterations + 1):
-        P = origin + d @ basis  # (N, 3)
-        last = it == iterations
-        energy, grad, hess = kernel(P, region.X, region.x2, region.XX, occ, rho0, sqrt_rho0)
-        w_e, w_g, w_h = _wall(d, radius, k)
+        d_a = d[rows]  # (n_a, m)
+        P = origin + d_a @ basis  # (n_a, 3)
+        energy, grad, hess = kernel(P, region.X, region.x2, region.XX, occ_a, rho_a, sq_a)
+        w_e, w_g, w_h = _wall(d_a, radius, k)
         total = energy + w_e
-        if best_total is None:
-            best_total, best_energy, best_d = total, energy, d
-        else:
-            better = total < best_total
-            best_total = torch.where(better, total, best_total)
-            best_energy = torch.where(better, energy, best_energy)
-            best_d = torch.where(better[:, None], d, best_d)
-        if last:
+        better = total < best_total[rows]
+        best_total[rows] = torch.where(better, total, best_total[rows])
+        best_energy[rows] = torch.where(better, energy, best_energy[rows])
+        best_d[rows] = torch.where(better[:, None], d_a, best_d[rows])
+        if it == iterations:
             break
-        g = grad @ basis.T + w_g  # (N, m)
-        h = basis @ hess @ basis.T + w_h  # (N, m, m)
-        d = d + _modified_newton_step(g, h, cfg.min_curvature, cfg.max_step)
+        g = grad @ basis.T + w_g  # (n_a, m)
+        h = basis @ hess @ basis.T + w_h  # (n_a, m, m)
+        step = _modified_newton_step(g, h, cfg.min_curvature, cfg.max_step)
+        d[rows] = d_a + step
+        moving = torch.linalg.vector_norm(step, dim=1) > _STEP_TOL
+        if not bool(moving.all()):
+            keep = moving.nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+            if keep.numel() >= _MIN_ROWS:  # tiny batches would make torch.compile recompile
+                rows, occ_a, rho_a, sq_a = rows[keep], occ_a[keep], rho_a[keep], sq_a[keep]
     return best_energy, best_d
 
 
@@ -502,7 +523,19 @@ def _compute(X: np.ndarray, surface: str, cfg: GeneratorConfig, relaxed: bool,
     wall_i = np.zeros(n, dtype=bool)
     wall_s = np.zeros(n, dtype=bool)
     use_compile = _use_compile(cfg, n, relaxed)
-    size = cfg.chunk_size
+    threads = torch.get_num_threads()
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progress, cancel)
+    finally:
+        if cfg.num_threads is not None:
+            torch.set_num_threads(threads)
+    return BarrierResult(out, wall_i, wall_s)
+
+
+def _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progress, cancel):
+    n, size = len(X), cfg.chunk_size
     with torch.no_grad():
         for start in range(0, n, size):
             if cancel is not None and cancel.is_set():
@@ -510,7 +543,7 @@ def _compute(X: np.ndarray, surface: str, cfg: GeneratorConfig, relaxed: bool,
             stop = min(start + size, n)
             bits = torch.as_tensor((X[start:stop] > 0), dtype=engine.dtype, device=engine.device)  # (n_c, 26)
             try:
-                b, wi, ws = engine.run(bits, relaxed, use_compile)
+                b, wi, ws = engine.run(bits, relaxed, use_compile and stop - start >= _MIN_ROWS)
             except Exception:  # a failed compile falls back to eager, once and for all
                 if not use_compile or cfg.compile == "always":
                     raise
@@ -524,7 +557,6 @@ def _compute(X: np.ndarray, surface: str, cfg: GeneratorConfig, relaxed: bool,
             wall_s[start:stop] = ws.cpu().numpy()
             if progress is not None:
                 progress(stop, n)
-    return BarrierResult(out, wall_i, wall_s)
 
 
 def compute_barriers(X, surface, relaxed=True, *, config=None) -> np.ndarray:
@@ -625,6 +657,7 @@ def _settings(surface: str, n: int, seed: int, cfg: GeneratorConfig) -> dict:
     settings.pop("device")  # numbers do not depend on where they were computed
     settings.pop("chunk_size")
     settings.pop("compile")
+    settings.pop("num_threads")
     return {"surface": surface, "n": n, "seed": seed, "config": settings,
             "generator_version": GENERATOR_VERSION}
 
@@ -661,6 +694,9 @@ def generate_dataset(surface, n, *, seed=0, config=None, cache_dir=None, progres
     >>> ds = generate_dataset("100", 50, seed=3, cache_dir=False)
     >>> len(ds), ds.surface, bool(ds.y.min() >= 0)
     (50, '100', True)
+    >>> fast = GeneratorConfig(relaxed=False)  # the rigid midpoint barrier
+    >>> generate_dataset("111", 10, config=fast, cache_dir=False).metadata["mode"]
+    'unrelaxed'
     """
     from .datasets import Dataset
 

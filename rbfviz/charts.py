@@ -290,7 +290,8 @@ def training_curves(history, *, title: str = ""):
             opts.Curve(**_bk(color="black", line_width=1.5, logy=True, width=BOKEH_WIDTH, height=160)))
         panels.append(lr)
     return hv.Layout(panels).cols(1).opts(
-        opts.Layout(**_mpl(sublabel_format="", vspace=0.3)), opts.Layout(**_bk(shared_axes=False)))
+        opts.Layout(**_mpl(sublabel_format="", vspace=0.3, aspect_weight=True, fig_inches=FIG_INCHES)),
+        opts.Layout(**_bk(shared_axes=False)))
 
 
 # --------------------------------------------------------------------------- Figure 3
@@ -338,4 +339,5 @@ def accuracy_chart(table: pd.DataFrame, *, title: str = "", logx: bool | None = 
             opts.ErrorBars(**_mpl(color=c, edgecolor=c, capsize=2)), opts.ErrorBars(**_bk(color=c))))
     return _axis_opts(hv.Overlay(els), xlabel="number of centroids K", ylabel="test RMSE (eV)", title=title,
                       aspect=1.6, height=380, legend="top_right",
-                      mpl={"logx": logx, "padding": 0.06, "xticks": ks}, bokeh={"logx": logx, "padding": 0.06, "xticks": ks})
+                      mpl={"logx": logx, "padding": 0.06, "xticks": ks},
+                      bokeh={"logx": logx, "padding": 0.06, "xticks": ks})

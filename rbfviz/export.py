@@ -193,24 +193,30 @@ def export_chart(chart, path, *, dpi: int = BASE_DPI, transparent: bool = False)
     >>> p.read_text()[:5]
     '<?xml'
     """
+    return _export_chart_paths(chart, [path], dpi=dpi, transparent=transparent)[0]
+
+
+def _export_chart_paths(chart, paths, *, dpi: int, transparent: bool) -> list[Path]:
+    """Render a chart once with matplotlib and save it to every path (format from the suffix)."""
     import holoviews as hv
     import matplotlib.pyplot as plt
 
     from rbfviz.charts import _ensure_backends
 
     dpi = _check_dpi(dpi)
-    path = Path(path)
-    fmt = _format(path, CHART_FORMATS)
+    paths = [Path(p) for p in paths]
+    fmts = [_format(p, CHART_FORMATS) for p in paths]
     _ensure_backends()
-    path.parent.mkdir(parents=True, exist_ok=True)
     with _style():
         fig = hv.render(chart, backend="matplotlib")
         try:
-            fig.savefig(path, format=fmt, dpi=dpi, transparent=transparent, bbox_inches="tight",
-                        facecolor="none" if transparent else "white")
+            for path, fmt in zip(paths, fmts):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fig.savefig(path, format=fmt, dpi=dpi, transparent=transparent, bbox_inches="tight",
+                            facecolor="none" if transparent else "white")
         finally:
             plt.close(fig)
-    return path
+    return paths
 
 
 # --------------------------------------------------------------------------- data files
@@ -406,8 +412,8 @@ def write_figures(
         step(f"{p.label}: CSV and XYZ files")
 
     chart = charts.site_opacity_chart({p.label: p for p in nets}, layout="side")
-    for fmt in formats:
-        written.append(export_chart(chart, out / f"site_opacity.{fmt}", dpi=dpi, transparent=transparent))
+    written += _export_chart_paths(chart, [out / f"site_opacity.{fmt}" for fmt in formats], dpi=dpi,
+                                   transparent=transparent)
     written.append(write_csv(charts.site_opacity_data({p.label: p for p in nets}), out / "site_opacity.csv"))
     step("site opacity chart")
 

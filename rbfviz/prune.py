@@ -52,8 +52,8 @@ class PruneConfig:
     min_lr: float = 1e-5  # Adam stops once no improvement is seen for `patience` steps at this rate
     max_iterations: int = 20_000  # Adam steps or L-BFGS iterations, whichever optimiser
     history_size: int = 50  # L-BFGS memory
-    tolerance: float = 1e-10  # L-BFGS: a restart stops when its loss improves less than this
-    stall_iterations: int = 10  # (relative) for this many iterations in a row
+    tolerance: float = 1e-7  # L-BFGS: a restart stops when its loss improved less than this
+    stall_iterations: int = 10  # (relative) over the last this many iterations
     device: str = "cpu"
 
     def __post_init__(self):
@@ -255,7 +255,7 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
     f, g = evaluate(x)
     S, Y, rho = [], [], []
     active = torch.isfinite(f)
-    stall = torch.zeros(R, dtype=torch.long)
+    recent = [f.clone()]  # losses of the last `stall_iterations` iterations
     history, cancelled, it = [], False, 0
     c1 = 1e-4
     for it in range(config.max_iterations):
@@ -307,11 +307,12 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
         S.append(s_new), Y.append(y_new), rho.append(r_new)
         if len(S) > config.history_size:
             S.pop(0), Y.pop(0), rho.pop(0)
-        improvement = f - f_new
-        small = improvement <= config.tolerance * f_new.abs().clamp_min(1e-12)
-        stall = torch.where(small, stall + 1, torch.zeros_like(stall))
         x, f, g = x_new, f_new, g_new
-        active = active & ~failed & (stall < config.stall_iterations)
+        recent = (recent + [f.clone()])[-(config.stall_iterations + 1):]
+        stalled = torch.zeros(R, dtype=torch.bool)
+        if len(recent) > config.stall_iterations:
+            stalled = recent[0] - f <= config.tolerance * f.abs().clamp_min(1e-12)
+        active = active & ~failed & ~stalled
         history.append(float(f.min()))
         if progress is not None and it % 5 == 0:
             progress(PruneProgress(it, history[-1], math.nan, time.perf_counter() - start,

@@ -138,7 +138,8 @@ def jump_meshes(radius: float = SITE_RADIUS, resolution: int = SPHERE_RESOLUTION
     >>> sorted(m), m["migrating"].center
     (['migrating', 'vacancy'], (0.0, 0.0, 0.0))
     """
-    atom = pv.Sphere(radius=radius, center=INITIAL_SITE * HALF_A, theta_resolution=resolution, phi_resolution=resolution)
+    atom = pv.Sphere(radius=radius, center=INITIAL_SITE * HALF_A, theta_resolution=resolution,
+                     phi_resolution=resolution)
     cage = pv.Sphere(radius=radius * 0.8, center=FINAL_SITE * HALF_A, theta_resolution=10, phi_resolution=7)
     return {"migrating": atom, "vacancy": cage.extract_all_edges()}
 
@@ -440,6 +441,44 @@ def prototype_plotter(
         _add_legend(pl)
     _set_camera(pl, view, parallel=parallel)
     return pl
+
+
+def prototype_actors(
+    plotter: pv.Plotter,
+    values,
+    *,
+    threshold: float = OPACITY_THRESHOLD,
+    sites: SiteTable = DEFAULT_SITES,
+    bonds: bool = True,
+    radius: float = SITE_RADIUS,
+    resolution: int = SPHERE_RESOLUTION,
+) -> dict:
+    """Add a prototype's actors to the active renderer of an existing plotter.
+
+    Turns on depth peeling for that renderer and switches MSAA off for the window (both needed
+    for translucent spheres on Mesa).  The camera is left alone.
+
+    Returns
+    -------
+    dict of str to pyvista.Actor
+        ``"site-01"`` ... ``"site-26"``, ``"migrating"``, ``"vacancy"`` (and ``"bonds"``).
+
+    Examples
+    --------
+    >>> pl = pv.Plotter(off_screen=True, window_size=(100, 100))
+    >>> actors = prototype_actors(pl, np.ones(26))
+    >>> len(actors), round(actors["site-03"].prop.opacity, 2)
+    (29, 0.5)
+    >>> pl.close()
+    """
+    v = _check_values(values, sites)
+    plotter.disable_anti_aliasing()
+    _enable_translucency(plotter)
+    before = set(plotter.renderer.actors)
+    _add_guides(plotter, sites, radius, resolution, bonds)
+    _add_prototype(plotter, v, sites=sites, threshold=threshold, mapper=_shared_sphere_mapper(radius, resolution),
+                   names=True)
+    return {k: a for k, a in plotter.renderer.actors.items() if k not in before}
 
 
 def update_prototype(plotter: pv.Plotter, values, *, threshold: float = OPACITY_THRESHOLD) -> None:

@@ -94,7 +94,7 @@ def save_model(model: RBFN, path) -> None:
     meta = dict(model.metadata)
     meta.update(num_centroids=model.num_centroids, num_inputs=model.num_inputs,
                 content_hash=content_hash(model))
-    header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+    header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION),
               "metadata": json.dumps(_json_safe(meta))}
     data = st_save(tensors, metadata=header)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,15 @@ from rbfviz.barriers import (GenerationCancelled, GeneratorConfig, compute_barri
 from rbfviz.lattice import DEFAULT_COORDS, SURFACE_SYMMETRY, DEFAULT_SITES
 
 SURFACES = ["100", "110", "111"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small chunks run faster on one thread, and much faster when the cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 EAGER64 = GeneratorConfig(dtype="float64", compile="never")
 EAGER = GeneratorConfig(compile="never")
 
@@ -47,8 +56,8 @@ def slab(surface, x_pm1, radius=14.5):
     for p in pts.tolist():
         t = tuple(p)
         if t in ((0, 0, 0), (1, 1, 0)):
-            continue
-        if t in variable:
+            keep.append(False)  # I holds the moving atom (added by the caller), F is empty
+        elif t in variable:
             keep.append(x_pm1[variable[t]] > 0)
         else:
             keep.append(np.dot(NORMALS[surface], p) < 0)
@@ -112,11 +121,11 @@ def test_gradient_and_hessian_match_finite_differences():
 
 def test_relaxed_converged_in_iterations():
     for surface in SURFACES:
-        X = sample_configurations(surface, 300, seed=11)
+        X = sample_configurations(surface, 150, seed=11)
         base = compute_barriers(X, surface, config=EAGER64)
         more = compute_barriers(X, surface, config=GeneratorConfig(
-            dtype="float64", compile="never", iterations_initial=30, iterations_saddle=30,
-            iterations_plane=30))
+            dtype="float64", compile="never", iterations_initial=20, iterations_saddle=20,
+            iterations_plane=20))
         assert np.percentile(np.abs(base - more), 99) < 1e-3
 
 

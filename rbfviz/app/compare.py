@@ -9,7 +9,7 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from rbfviz.app.prototypes import site_opacity_pane
+from rbfviz.app.prototypes import site_opacity_pane, vtk_pane
 from rbfviz.app.state import AppState
 
 # --------------------------------------------------------------------------- constants
@@ -103,7 +103,7 @@ class CompareView(pn.viewable.Viewer):
             values, beta, i = proto
             pl = prototype_plotter(values, window_size=(SCENE_SIZE, SCENE_SIZE), legend=False, resolution=SCENE_RESOLUTION,
                                    title=f"({entry.surface or '?'}) #{i + 1} β={beta:+.3f} eV")
-            pane = pn.pane.VTK(pl.ren_win, width=SCENE_SIZE, height=SCENE_SIZE, orientation_widget=False)
+            pane = vtk_pane(pl, SCENE_SIZE)
             if panes:  # same camera on the server, and linked cameras in the browser
                 pane.link_camera(panes[0])
                 panes[0].jslink(pane, camera="camera", bidirectional=True)

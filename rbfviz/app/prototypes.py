@@ -23,8 +23,9 @@ ORDERS = {"by |β|": "weight", "by index": "index"}
 
 def vtk_pane(plotter, size: int, **kwargs) -> pn.pane.VTK:
     """A vtk.js pane of an off-screen plotter's render window."""
+    css = ["rbf-scene"] + list(kwargs.pop("css_classes", []))
     return pn.pane.VTK(plotter.ren_win, width=size, height=size, orientation_widget=False,
-                       enable_keybindings=False, **kwargs)
+                       enable_keybindings=False, css_classes=css, **kwargs)
 
 
 def site_opacity_pane(models: dict, layout: str = "overlay", height: int = 360):

@@ -123,7 +123,7 @@ class TrainTask(Job):
             now = time.monotonic()
             if now - last[0] >= PUBLISH_INTERVAL:
                 last[0] = now
-                self.param.update(epoch=stats.epoch, lr=stats.lr, history=list(rows),
+                self.param.update(epoch=len(rows), lr=stats.lr, history=list(rows),
                                   fraction=self.progress_fraction(stats.epoch, stats.lr),
                                   status=f"epoch {stats.epoch}: train MSE {stats.train_mse:.4f}, val MSE {stats.val_mse:.4f}")
 
@@ -132,7 +132,7 @@ class TrainTask(Job):
         history = [s.as_dict() for s in result.history] or rows
         key = self.state.add(result.model, "session", dataset=dataset, history=history, save=True)
         last_stats = result.history[-1] if result.history else None
-        self.param.update(epoch=last_stats.epoch if last_stats else 0, lr=last_stats.lr if last_stats else self.lr,
+        self.param.update(epoch=len(history), lr=last_stats.lr if last_stats else self.lr,
                           history=history, cancelled=bool(result.cancelled), result_key=key)
         rmse = (result.model.metadata.get("metrics") or {}).get("test_rmse")
         how = "cancelled; kept the best model so far" if result.cancelled else "done"
@@ -159,20 +159,37 @@ class TrainView(pn.viewable.Viewer):
         self._data_message = pn.pane.Markdown("", css_classes=["rbf-data-message"])
         self._data_file = pn.widgets.FileInput(accept=".26d,.gz,.tgz,.csv,.txt", css_classes=["rbf-data-upload"])
         self._data_file.param.watch(self._on_data_file, "value")
-        self._buffer = Buffer(pd.DataFrame({"epoch": [], "train_mse": [], "val_mse": []}), length=100_000, index=False)
+        self._buffers = {k: Buffer(pd.DataFrame({"epoch": [], k: []}), length=100_000, index=False)
+                         for k in ("train_mse", "val_mse")}
         self._sent = 0
-        curves = hv.DynamicMap(self._curves, streams=[self._buffer])
-        self._plot = pn.pane.HoloViews(curves, sizing_mode="stretch_width", height=320)
+        self._live = self._live_curves()
+        self._plot = pn.pane.HoloViews(self._live, sizing_mode="stretch_width", height=340, css_classes=["rbf-train-plot"])
         t.param.watch(self._on_progress, ["fraction", "status", "lr", "running", "error", "data_message"])
         t.param.watch(self._on_history, "history")
+        t.param.watch(self._on_running, "running")
         self._on_progress()
 
-    @staticmethod
-    def _curves(data):
-        train = hv.Curve(data, "epoch", "train_mse", label="train").opts(color="#1f77b4")
-        val = hv.Curve(data, "epoch", "val_mse", label="validation").opts(color="#d62728")
-        return (train * val).opts(logy=True, framewise=True, ylabel="MSE (standardised)", legend_position="top_right",
-                                  title="Training curves", responsive=True, min_height=280)
+    def _live_curves(self):
+        """Train and validation MSE streamed from one Buffer each (the final plot comes from rbfviz.charts)."""
+        curves = []
+        for key, label, color in (("train_mse", "train", "#1f77b4"), ("val_mse", "validation", "#d62728")):
+            def curve(data, key=key, label=label, color=color):
+                return hv.Curve(data, "epoch", (key, "MSE"), label=label).opts(color=color, line_width=2)
+            curves.append(hv.DynamicMap(curve, streams=[self._buffers[key]]))
+        return (curves[0] * curves[1]).opts(logy=True, framewise=True, ylabel="MSE (standardised)", title="Training (live)",
+                                            legend_position="top_right", responsive=True, min_height=300)
+
+    def _on_running(self, event):
+        t = self.task
+        if event.new:
+            self._plot.object = self._live
+        elif t.history:
+            try:
+                from rbfviz.charts import training_curves
+
+                self._plot.object = training_curves(t.history, title="Training curves")
+            except Exception:  # keep the live plot if the library chart cannot be drawn
+                pass
 
     def _on_data_file(self, event):
         if event.new:
@@ -182,7 +199,7 @@ class TrainView(pn.viewable.Viewer):
         t = self.task
         self._progress.value = int(round(1000 * t.fraction))
         self._status.object = t.status if not t.error else f"**Error:** {t.error}"
-        self._lr.object = f"current LR: {t.lr:.2e} · epoch {t.epoch}" if t.lr else ""
+        self._lr.object = f"current LR: {t.lr:.2e} · epochs done: {t.epoch}" if t.lr else ""
         self._start.disabled = t.running
         self._cancel.disabled = not t.running
         self._data_message.object = t.data_message
@@ -190,12 +207,14 @@ class TrainView(pn.viewable.Viewer):
     def _on_history(self, event):
         rows = event.new
         if len(rows) < self._sent or not rows:
-            self._buffer.clear()
+            for buf in self._buffers.values():
+                buf.clear()
             self._sent = 0
         new = rows[self._sent:]
         if new:
-            df = pd.DataFrame(new)[["epoch", "train_mse", "val_mse"]]
-            self._buffer.send(df)
+            df = pd.DataFrame(new)
+            for key, buf in self._buffers.items():
+                buf.send(df[["epoch", key]])
             self._sent = len(rows)
 
     def __panel__(self):

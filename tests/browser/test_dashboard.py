@@ -68,6 +68,24 @@ def set_number(page, css: str, value):
     box.press("Enter")
 
 
+def text_of(page, css: str) -> str:
+    """Visible text of a Panel component (its content lives in a shadow root)."""
+    return page.locator(css).first.evaluate(
+        "e => Array.from((e.shadowRoot || e).children).filter(c => !['STYLE', 'LINK'].includes(c.tagName))"
+        ".map(c => c.innerText).join(' ')")
+
+
+def wait_for_text(page, css: str, needle: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = text_of(page, css)
+        if needle in text:
+            return text
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} not in {css} after {timeout_s} s: {text!r}")
+        page.wait_for_timeout(100)
+
+
 def progress_value(page, css: str) -> float:
     v = page.locator(f"{css} progress").get_attribute("value")
     return float(v) if v not in (None, "") else 0.0
@@ -98,10 +116,10 @@ def test_train_then_prune_shows_prototypes(app):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         seen.add(progress_value(page, ".rbf-train-progress"))
-        if "done" in page.locator(".rbf-train-status").inner_text():
+        if "done" in text_of(page, ".rbf-train-status"):
             break
         page.wait_for_timeout(100)
-    status = page.locator(".rbf-train-status").inner_text()
+    status = text_of(page, ".rbf-train-status")
     assert "done: 25 epochs" in status, status
     assert progress_value(page, ".rbf-train-progress") == 1000
     assert any(0 < v < 1000 for v in seen), f"progress never seen between 0 and max: {sorted(seen)}"
@@ -113,21 +131,21 @@ def test_train_then_prune_shows_prototypes(app):
 
     show_tab(page, "Prune")
     select = page.locator(".rbf-prune-network select")
-    labels = select.locator("option").all_inner_texts()
+    labels = select.evaluate("s => Array.from(s.options).map(o => o.text)")  # waits for the tab to render
     mine = [t for t in labels if "K=16" in t]
     assert mine, labels
     select.select_option(label=mine[0])
     set_number(page, ".rbf-m", 4)
     set_number(page, ".rbf-restarts", 2)
     page.locator(".rbf-prune-start button").click()
-    page.locator(".rbf-prune-status", has_text="done").wait_for(timeout=120_000)
+    wait_for_text(page, ".rbf-prune-status", "done", 120)
     save_screenshot(page, "prune.png", full_page=False)
 
     show_tab(page, "Prototypes")
-    page.locator(".rbf-proto-network select").filter(has_text="K=4").wait_for(timeout=10_000)
+    page.wait_for_timeout(500)
     assert "K=4" in page.locator(".rbf-proto-network select").evaluate("s => s.options[s.selectedIndex].text")
-    canvases = wait_for_scenes(page, ".rbf-proto-grid", 4)
-    assert canvases.count() == 4
+    wait_for_scenes(page, ".rbf-proto-grid", 4)
+    assert page.locator(".rbf-proto-grid .rbf-scene").count() == 4
     red, blue = red_blue_pixels(page.locator(".rbf-proto-grid").screenshot())
     assert red + blue > 2000, (red, blue)
 
@@ -139,10 +157,9 @@ def test_cancel_stops_training(app):
     set_number(page, ".rbf-k", 16)
     set_number(page, ".rbf-max-epochs", 5000)
     page.locator(".rbf-train-start button").click()
-    page.locator(".rbf-train-status", has_text="epoch").wait_for(timeout=60_000)
+    wait_for_text(page, ".rbf-train-status", "epoch", 60)
     page.locator(".rbf-train-cancel button").click()
-    page.locator(".rbf-train-status", has_text="cancelled").wait_for(timeout=30_000)
-    status = page.locator(".rbf-train-status").inner_text()
+    status = wait_for_text(page, ".rbf-train-status", "cancelled", 30)
     epochs = int(status.split(":")[1].split("epochs")[0])
     assert epochs < 5000
     assert page.locator(".rbf-train-start button").is_enabled()
@@ -151,11 +168,10 @@ def test_cancel_stops_training(app):
 def test_compare_shows_three_surfaces(app):
     page = app
     show_tab(page, "Compare")
-    canvases = wait_for_scenes(page, ".rbf-compare-columns", 3)
-    assert canvases.count() == 3
-    text = page.locator(".rbf-compare-columns").inner_text()
+    wait_for_scenes(page, ".rbf-compare-columns", 3)
+    assert page.locator(".rbf-compare-columns .rbf-scene").count() == 3
     for s in ("(100)", "(110)", "(111)"):
-        assert s in text
+        page.get_by_text(s).first.wait_for(timeout=10_000)
     red, blue = red_blue_pixels(page.locator(".rbf-compare-columns").screenshot())
     assert red > 1000 and blue > 1000, (red, blue)
     save_screenshot(page, "compare.png")
@@ -184,8 +200,8 @@ def test_malformed_upload_shows_error(app):
     page = app
     page.locator(".rbf-model-upload input[type=file]").set_input_files(
         files=[{"name": "broken.safetensors", "mimeType": "application/octet-stream", "buffer": b"\x00not a model" * 8}])
-    alert = page.locator(".rbf-networks-message", has_text="broken.safetensors")
-    alert.wait_for(timeout=20_000)
-    assert "not a usable model file" in alert.inner_text()
-    assert page.get_by_text("uploaded").count() == 0
+    text = wait_for_text(page, ".rbf-networks-message", "broken.safetensors", 20)
+    assert "not a usable model file" in text
+    origins = page.locator(".rbf-networks-table .tabulator-cell[tabulator-field=origin]").all_inner_texts()
+    assert origins and set(origins) == {"bundled"}, origins
     save_screenshot(page, "networks-upload-error.png", full_page=False)
