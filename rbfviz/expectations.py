@@ -38,6 +38,17 @@ def _param(value, name: str, *, low=None, high=None, open_low=False) -> torch.Te
     return t
 
 
+def _broadcast_params(first: torch.Tensor, second: torch.Tensor, names: tuple[str, str]):
+    """Broadcast two scalar-or-(D,) parameters; a length mismatch is a ValueError naming both."""
+    if first.dim() > 1 or second.dim() > 1:
+        raise ValueError(f"`{names[0]}` and `{names[1]}` must be scalars or of shape (D,); got "
+                         f"shapes {tuple(first.shape)} and {tuple(second.shape)}")
+    if first.dim() == second.dim() == 1 and first.shape != second.shape:
+        raise ValueError(f"`{names[0]}` has {first.shape[0]} entries but `{names[1]}` has "
+                         f"{second.shape[0]}; they must have one length D (or be scalars)")
+    return torch.broadcast_tensors(first, second)
+
+
 def _per_dim(t: torch.Tensor, D: int, name: str, like: torch.Tensor) -> torch.Tensor:
     """Broadcast a scalar or (D,) parameter to (D,) on ``like``'s device and dtype."""
     if t.dim() == 0:
@@ -150,9 +161,7 @@ class Normal(GaussianMixture):
     def __init__(self, mean=0.0, std=1.0):
         m = _param(mean, "mean")
         s = _param(std, "std", low=0.0, open_low=True)
-        if m.dim() > 1 or s.dim() > 1:
-            raise ValueError("`mean` and `std` must be scalars or of shape (D,)")
-        m, s = torch.broadcast_tensors(m, s)
+        m, s = _broadcast_params(m, s, ("mean", "std"))
         super().__init__(torch.ones_like(m)[..., None], m[..., None], s[..., None])
         self.mean, self.std = m, s
 
@@ -197,9 +206,7 @@ class Uniform(Distribution):
     def __init__(self, a=-1.0, b=1.0):
         self.a = _param(a, "a")
         self.b = _param(b, "b")
-        if self.a.dim() > 1 or self.b.dim() > 1:
-            raise ValueError("`a` and `b` must be scalars or of shape (D,)")
-        self.a, self.b = torch.broadcast_tensors(self.a, self.b)
+        self.a, self.b = _broadcast_params(self.a, self.b, ("a", "b"))
         if not (self.b > self.a).all():
             raise ValueError(f"`b` must be greater than `a` in every dimension; got a={a!r}, b={b!r}")
         self.num_inputs = self.a.shape[0] if self.a.dim() == 1 else None
@@ -270,24 +277,29 @@ class Bernoulli(Distribution):
     def log_expectation(self, k, U, r, V):
         """As :meth:`Distribution.log_expectation`, in one elementwise pass over (..., A, B, D).
 
-        With m = log(1−q) − k(1+u)² and d = log(q/(1−q)) + 4ku per centroid and dimension,
-        log E = Σ_i m_i(u) + m_i(v) + softplus(d_i(u) + d_i(v)); only the softplus needs the
-        pair, so the (A, B, D) work is one add and one softplus.
+        Per dimension the more probable point x_i = s_i (s_i = −1 where q_i < 0.5, else +1) is
+        the base: with m = log p(s) − k(1 − s·u)² and d = log(p(−s)/p(s)) − 4s·ku per centroid
+        and dimension, log E = Σ_i m_i(u) + m_i(v) + softplus(d_i(u) + d_i(v)); only the softplus
+        needs the pair, so the (A, B, D) work is one add and one softplus.  q_i ∈ {0, 1} is
+        exact: the impossible point has d = −inf and contributes softplus(−inf) = 0.
         """
         if U.shape[-1] != V.shape[-1]:
             raise ValueError(f"U has D = {U.shape[-1]} but V has D = {V.shape[-1]}")
         if self.num_inputs is not None and U.shape[-1] != self.num_inputs:
             raise ValueError(f"the distribution has D = {self.num_inputs} but the centroids have "
                              f"D = {U.shape[-1]}")
-        # q in {0, 1} is clamped by 1e-15: the result moves by about e^-34 relative
-        q = _per_dim(self.q, U.shape[-1], "q", U).clamp(1e-15, 1 - 1e-15)
-        log_q, log_1mq = torch.log(q), torch.log1p(-q)
+        q = _per_dim(self.q, U.shape[-1], "q", U)
+        plus_base = q >= 0.5
+        s = torch.where(plus_base, 1.0, -1.0).to(U)  # the base point per dimension
+        p_base = torch.where(plus_base, q, 1 - q)  # ≥ 0.5
+        p_other = torch.where(plus_base, 1 - q, q)  # may be exactly 0
+        log_ratio = torch.log(p_other) - torch.log(p_base)  # −inf where q ∈ {0, 1}
         k = torch.as_tensor(k, dtype=U.dtype, device=U.device)[..., None, None]
         r = torch.as_tensor(r, dtype=U.dtype, device=U.device)[..., None, None]
-        m_u = (log_1mq - k * (1 + U) ** 2).sum(-1)  # (..., A)
-        m_v = (-r * (1 + V) ** 2).sum(-1)  # (..., B)
-        d_u = (log_q - log_1mq) + 4 * k * U  # (..., A, D)
-        d_v = 4 * r * V  # (..., B, D)
+        m_u = (torch.log(p_base) - k * (1 - s * U) ** 2).sum(-1)  # (..., A)
+        m_v = (-r * (1 - s * V) ** 2).sum(-1)  # (..., B)
+        d_u = log_ratio - 4 * s * k * U  # (..., A, D)
+        d_v = -4 * s * r * V  # (..., B, D)
         pair = d_u[..., :, None, :] + d_v[..., None, :, :]  # (..., A, B, D)
         # threshold 40: softplus(x) = x beyond it, exact to e^-40 (the default 20 is not)
         sp = torch.nn.functional.softplus(pair, beta=1.0, threshold=40.0).sum(-1)  # (..., A, B)

@@ -7,6 +7,7 @@ its 26 values, and the network's site-opacity chart (Figure 5).  Scenes come fro
 """
 from __future__ import annotations
 
+import numpy as np
 import panel as pn
 import param
 
@@ -19,10 +20,30 @@ DETAIL_SIZE = 430  # px
 THUMB_RESOLUTION = 10  # sphere resolution of the small scenes
 DETAIL_RESOLUTION = 16
 ORDERS = {"by |β|": "weight", "by index": "index"}
+WEB_VIEW_ANGLE = 30.0  # degrees; vtk.js's default, since Panel does not send the view angle
+
+
+def _match_web_camera(plotter) -> None:
+    """Frame a parallel-projection scene the same way in vtk.js.
+
+    Panel's scene serializer sends only the camera's position, focal point and view-up, and vtk.js
+    draws them with a 30° perspective; so move the camera to the distance at which that
+    perspective shows the parallel view's half height, and use the same projection here.
+    """
+    cam = plotter.camera
+    if not cam.parallel_projection:
+        return
+    focal, pos = np.asarray(cam.focal_point), np.asarray(cam.position)
+    direction = (pos - focal) / np.linalg.norm(pos - focal)
+    cam.parallel_projection = False
+    cam.view_angle = WEB_VIEW_ANGLE
+    cam.position = tuple(focal + direction * cam.parallel_scale / np.tan(np.radians(WEB_VIEW_ANGLE / 2)))
+    plotter.renderer.ResetCameraClippingRange()
 
 
 def vtk_pane(plotter, size: int, **kwargs) -> pn.pane.VTK:
     """A vtk.js pane of an off-screen plotter's render window."""
+    _match_web_camera(plotter)
     css = ["rbf-scene"] + list(kwargs.pop("css_classes", []))
     return pn.pane.VTK(plotter.ren_win, width=size, height=size, orientation_widget=False,
                        enable_keybindings=False, css_classes=css, **kwargs)

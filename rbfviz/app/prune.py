@@ -149,7 +149,7 @@ class PruneView(pn.viewable.Viewer):
             w.IntInput.from_param(t.param.restarts, name="Restarts", css_classes=["rbf-restarts"]),
             w.IntInput.from_param(t.param.seed, name="Seed"),
             w.Select.from_param(t.param.optimizer, name="Optimiser"),
-            w.IntInput.from_param(t.param.max_iterations, name="Max iterations"),
+            w.IntInput.from_param(t.param.max_iterations, name="Max iterations", css_classes=["rbf-prune-maxit"]),
             title="Pruning (paper §2.3)", collapsible=False, width=460,
         )
         run = pn.Column(pn.Row(self._start, self._cancel), self._progress, self._status)

@@ -123,7 +123,7 @@ def test_train_then_prune_shows_prototypes(app):
     assert "done: 25 epochs" in status, status
     assert progress_value(page, ".rbf-train-progress") == 1000
     assert any(0 < v < 1000 for v in seen), f"progress never seen between 0 and max: {sorted(seen)}"
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(2500)  # the final chart (rbfviz.charts.training_curves) replaces the live one
     save_screenshot(page, "train.png", full_page=False)
 
     show_tab(page, "Networks")
@@ -137,6 +137,7 @@ def test_train_then_prune_shows_prototypes(app):
     select.select_option(label=mine[0])
     set_number(page, ".rbf-m", 4)
     set_number(page, ".rbf-restarts", 2)
+    set_number(page, ".rbf-prune-maxit", 300)
     page.locator(".rbf-prune-start button").click()
     wait_for_text(page, ".rbf-prune-status", "done", 120)
     save_screenshot(page, "prune.png", full_page=False)
