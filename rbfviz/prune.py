@@ -50,7 +50,7 @@ class PruneConfig:
     patience: int = 10
     cooldown: int = 10
     min_lr: float = 1e-5  # Adam stops once no improvement is seen for `patience` steps at this rate
-    max_iterations: int = 20_000  # Adam steps or L-BFGS iterations, whichever optimiser
+    max_iterations: int = 20_000  # Adam steps or L-BFGS iterations (see lbfgs_max_iterations)
     history_size: int = 50  # L-BFGS memory
     tolerance: float = 1e-7  # L-BFGS: a restart stops when its loss improved less than this
     stall_iterations: int = 10  # (relative) over the last this many iterations
@@ -118,10 +118,11 @@ class PruningObjective:
     def __init__(self, large: RBFN, distribution: Distribution, device="cpu"):
         self.distribution = distribution
         self.device = torch.device(device)
-        with torch.no_grad():
-            a, b, Z, k = _network_params(large, self.device)
+        a, b, Z, k = (t.detach() for t in _network_params(large, self.device))
         self.a, self.b, self.Z, self.k = a, b, Z, k
         self.large_double, self.large_single = constant_terms(distribution, a, b, Z, k)
+        # E[f_K²] sets the scale of the float64 rounding floor of eq. (5)
+        self.scale = float(a**2 + self.large_double + 2 * a * self.large_single) or 1.0
 
     def __call__(self, alpha, beta, theta, log_gamma) -> torch.Tensor:
         dist = self.distribution
@@ -311,7 +312,9 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
         recent = (recent + [f.clone()])[-(config.stall_iterations + 1):]
         stalled = torch.zeros(R, dtype=torch.bool)
         if len(recent) > config.stall_iterations:
-            stalled = recent[0] - f <= config.tolerance * f.abs().clamp_min(1e-12)
+            floor = 1e-9 * abs(objective.scale)  # improvements below this are rounding noise
+            stalled = recent[0] - f <= config.tolerance * f.abs().clamp_min(floor)
+        stalled |= g.abs().amax(1) <= 1e-12 * abs(objective.scale)
         active = active & ~failed & ~stalled
         history.append(float(f.min()))
         if progress is not None and it % 5 == 0:

@@ -179,6 +179,10 @@ def _load_safetensors(data: bytes, name: str) -> RBFN:
                              f"(format {info.get('format')!r})")
     try:
         version = int(info.get("format_version", -1))
+    except (ValueError, TypeError):
+        raise ModelFileError(f"{name}: format version {info.get('format_version')!r} is not an "
+                             "integer") from None
+    try:
         metadata = json.loads(info.get("metadata", "{}"))
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{name}: metadata is not valid JSON ({exc})") from None

@@ -224,7 +224,7 @@ def train(X_train, y_train, X_val, y_val, num_centroids: int, config: TrainConfi
     model = RBFN(Xt.shape[1], num_centroids, seed=config.seed).to(device)
     model.metadata.update(target_mean=mean, target_scale=scale)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
-                                 weight_decay=config.weight_decay)
+                                 weight_decay=config.weight_decay, fused=True)  # one kernel
     schedule = PlateauSchedule(lr=config.learning_rate, factor=config.lr_factor,
                                patience=config.patience, cooldown=config.cooldown,
                                min_lr=config.min_lr)

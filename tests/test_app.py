@@ -133,6 +133,7 @@ def test_bad_model_upload_changes_nothing(state):
     view._upload.filename = "bad.safetensors"
     view._on_upload(type("E", (), {"new": b"not a model"})())
     assert state.message.startswith("Error") and "bad.safetensors" in state.message
+    assert "rbfviz-upload-" not in state.message  # no server paths in messages
     assert view._message.visible and view._message.alert_type == "danger"
 
 
@@ -179,6 +180,7 @@ def test_dashboard_layout_and_lazy_tabs(tmp_path, tiny_models):
     assert proto.active and len(proto._grid.objects) == min(PER_PAGE, 8)
     assert isinstance(proto._detail.objects[0], AbstractVTK)
     assert len(proto._table.value) == 26
+    assert proto._strip.object[:4] == b"\x89PNG"  # the four viewpoints side by side
 
 
 def test_prototype_browser_orders_and_pages(state):
@@ -213,3 +215,103 @@ def test_export_renders_files(state, fmt, magic):
     assert s.render()[:4] == magic
     s.figure = "prototype"
     assert s.render()[:4] == magic
+
+
+def test_prototype_pages_of_eight(state):
+    from rbfviz.model import RBFN
+
+    big = RBFN(26, 20, seed=3)
+    big.metadata["kind"] = "pruned"
+    key = state.add(big, "session")
+    b = PrototypeBrowser(state=state)
+    state.focus = key
+    assert b.network == key and b.num_pages == 3
+    b.page = 2
+    assert len(b.page_indices()) == 4
+    seen = []
+    for p in range(3):
+        b.page = p
+        seen += b.page_indices()
+    assert sorted(seen) == list(range(20))
+
+
+def test_good_data_upload_selects_uploaded_data(state, tmp_path):
+    from rbfviz.datasets import write_26d
+
+    path = tmp_path / "toy.26d"
+    write_26d(toy_dataset(300), path)
+    task = TrainTask(state=state)
+    assert task.upload_data("toy.26d", path.read_bytes())
+    assert task.data_source == "uploaded" and len(task.uploaded.y) == 300
+    assert task.uploaded.source == "upload:toy.26d"
+    assert task.data_message.startswith("Loaded toy.26d")
+
+
+def test_upload_size_limit(state, monkeypatch):
+    import rbfviz.app.state as st
+
+    monkeypatch.setattr(st, "MAX_UPLOAD_BYTES", 1000)
+    with pytest.raises(UploadError, match="larger than"):
+        state.upload_model("big.safetensors", b"x" * 2000)
+
+
+def test_reference_gzip_model_upload(state, tmp_path):
+    from rbfviz.model import RBFN
+    from rbfviz.store import save_reference_model
+
+    path = tmp_path / "reference.gz"
+    save_reference_model(RBFN(26, 6, seed=4), path)
+    key = state.upload_model("reference.gz", path.read_bytes())
+    assert state.networks[key].num_centroids == 6 and state.networks[key].origin == "uploaded"
+
+
+def test_export_training_curves_and_sheet(state):
+    from rbfviz.app.export import ExportSettings
+
+    task = TrainTask(state=state, num_centroids=4, max_epochs=3)
+    task.param.update(uploaded=toy_dataset(), data_source="uploaded")
+    run(task)
+    s = ExportSettings(state=state, network=task.result_key, figure="training_curves", fmt="svg", dpi=100)
+    assert b"<svg" in s.render()[:500]
+    s.figure = "sheet"
+    assert s.fmt == "png" and s.formats() == ["png", "pdf"]  # 3D figures have no SVG
+    s.network = state.keys("pruned")[0]
+    assert s.render()[:4] == b"\x89PNG"
+    s.fmt = "svg"
+    with pytest.raises(ValueError, match="png or pdf"):
+        s.render()
+
+
+def test_networks_view_deletes_selected_workspace_network(state):
+    from rbfviz.model import RBFN
+
+    key = state.add(RBFN(26, 5, seed=8), "session", save=True)
+    path = state.networks[key].path
+    view = NetworksView(state=state)
+    view._table.selection = [list(view._table.value["key"]).index(key)]
+    view._on_delete(None)
+    assert key not in state.networks and not path.exists() and state.message.startswith("Deleted")
+    view._table.selection = [0]  # a bundled one
+    view._on_delete(None)
+    assert state.message.startswith("Error") and len(state.networks) == 6
+
+
+def test_app_opens_with_no_networks(tmp_path):
+    app = create_app(workspace=tmp_path / "ws", bundled_dir=tmp_path / "empty")
+    assert app.state.table().empty
+    for name in ("Prototypes", "Compare"):
+        app.show(name)
+    assert "No networks yet" in app.views["Prototypes"]._grid.objects[0].object
+    assert "Choose pruned networks" in app.views["Compare"]._columns.objects[0].object
+    assert not app.prune_task.start() or (app.prune_task.wait(10) and "trained network" in app.prune_task.error)
+    assert isinstance(app.__panel__(), pn.Column)
+
+
+def test_broken_file_in_workspace_is_reported_not_fatal(tmp_path, tiny_models):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "broken.safetensors").write_bytes(b"\x00" * 40)
+    st = AppState(workspace=Workspace(folder=str(ws)), bundled_dir=str(tiny_models))
+    assert len(st.networks) == 6 and len(st.load_errors) == 1 and "broken.safetensors" in st.load_errors[0]
+    view = NetworksView(state=st)
+    assert view._message.visible and "broken.safetensors" in view._message.object

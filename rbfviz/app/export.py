@@ -164,8 +164,8 @@ class ExportView(pn.viewable.Viewer):
         s = self.settings
         w = pn.widgets
         return pn.Column(
-            pn.pane.Markdown("### Export a figure\nCharts are drawn with matplotlib (vector PDF/SVG); 3D scenes are "
-                             "rendered off-screen (PDF/SVG then embed a raster image)."),
+            pn.pane.Markdown("### Export a figure\nCharts are drawn with matplotlib (PNG, or vector PDF/SVG); 3D scenes are "
+                             "rendered off-screen (PNG, or a PDF page embedding the PNG)."),
             w.RadioBoxGroup.from_param(s.param.figure, options=FIGURES, name="Figure"),
             self._network,
             pn.Row(w.IntInput.from_param(s.param.rank, name="Prototype rank", width=140),

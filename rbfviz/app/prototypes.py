@@ -19,6 +19,7 @@ THUMB_SIZE = 230  # px
 DETAIL_SIZE = 430  # px
 THUMB_RESOLUTION = 10  # sphere resolution of the small scenes
 DETAIL_RESOLUTION = 16
+STRIP_SIZE = 240  # px per view in the static strip of the four standard viewpoints
 ORDERS = {"by |β|": "weight", "by index": "index"}
 WEB_VIEW_ANGLE = 30.0  # degrees; vtk.js's default, since Panel does not send the view angle
 
@@ -150,6 +151,7 @@ class PrototypesView(pn.viewable.Viewer):
                                            formatters={"value": {"type": "money", "precision": 3},
                                                        "opacity": {"type": "money", "precision": 2}})
         self._chart = pn.Column(sizing_mode="stretch_width")
+        self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
         self._built = {}  # part -> the settings it was last built for (rebuild only on change)
         b.state.param.watch(self._on_networks, "networks")
         b.param.watch(self._on_network, "network")
@@ -171,6 +173,7 @@ class PrototypesView(pn.viewable.Viewer):
         b = self.browser
         for part, key, build in (("grid", (b.network, b.order, b.page), self._build_grid),
                                  ("detail", (b.network, b.selected, b.view), self._build_detail),
+                                 ("strip", (b.network, b.selected), self._build_strip),
                                  ("chart", b.network, self._build_chart)):
             if self._built.get(part) != key:
                 self._built[part] = key
@@ -211,6 +214,26 @@ class PrototypesView(pn.viewable.Viewer):
         self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · viewpoint {b.view}"
         self._table.value = b.values_table()
 
+    def _build_strip(self):
+        """The chosen prototype from all four standard viewpoints, rendered off-screen side by side."""
+        import io
+
+        from PIL import Image
+
+        from rbfviz.lattice import VIEWPOINTS
+        from rbfviz.scene import render_prototype
+
+        b = self.browser
+        p = b.prototypes()
+        if p is None or b.selected >= len(p):
+            self._strip.object = None
+            return
+        images = [render_prototype(p.centroids[b.selected], view=v, window_size=(STRIP_SIZE, STRIP_SIZE), legend=False,
+                                   resolution=DETAIL_RESOLUTION) for v in VIEWPOINTS]
+        buf = io.BytesIO()
+        Image.fromarray(np.concatenate(images, axis=1)).save(buf, format="PNG")
+        self._strip.object = buf.getvalue()
+
     def _build_chart(self):
         b = self.browser
         if not b.network:
@@ -226,6 +249,8 @@ class PrototypesView(pn.viewable.Viewer):
             self._grid,
             self._detail_title,
             pn.Row(pn.Column(self._view, self._detail), self._table),
+            pn.pane.Markdown("#### The four standard viewpoints"),
+            self._strip,
             pn.pane.Markdown("#### Site opacity (Figure 5)"),
             self._chart,
             sizing_mode="stretch_width",

@@ -5,8 +5,7 @@ tabs never share networks.  Views hold it through a ``param.ClassSelector`` and 
 
 Examples
 --------
->>> import dataclasses
-import tempfile
+>>> import tempfile
 >>> from rbfviz.app.workspace import Workspace
 >>> state = AppState(workspace=Workspace(folder=tempfile.mkdtemp()), bundled_dir=tempfile.mkdtemp())
 >>> state.table().empty
@@ -14,6 +13,7 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +132,8 @@ def read_uploaded_model(filename: str, data: bytes):
         try:
             return load_model(path)
         except (ValueError, OSError, KeyError, TypeError, RuntimeError) as err:
-            raise UploadError(f"{Path(str(filename)).name}: not a usable model file ({err})") from err
+            name = Path(str(filename)).name
+            raise UploadError(f"{name}: not a usable model file ({str(err).replace(str(path), name)})") from err
 
 
 def read_uploaded_dataset(filename: str, data: bytes, surface: str | None = None):

@@ -95,9 +95,12 @@ def progress_value(page, css: str) -> float:
 def test_starts_and_draws_prototype_scenes(app):
     page = app
     assert page.first_paint_s < 15, f"first paint took {page.first_paint_s:.1f} s"
+    print(f"first paint (in-process server): {page.first_paint_s:.1f} s")
+    t0 = time.monotonic()
     save_screenshot(page, "networks.png", full_page=False)
     show_tab(page, "Prototypes")
     wait_for_scenes(page, ".rbf-proto-grid", 8)
+    print(f"Prototypes tab: 8 scenes drawn {time.monotonic() - t0:.1f} s after the click")
     red, blue = red_blue_pixels(page.locator(".rbf-proto-grid").screenshot())
     assert red > 2000 and blue > 2000, (red, blue)
     page.locator(".rbf-proto-caption button").nth(2).click()  # enlarge the third prototype
@@ -159,6 +162,13 @@ def test_cancel_stops_training(app):
     set_number(page, ".rbf-max-epochs", 5000)
     page.locator(".rbf-train-start button").click()
     wait_for_text(page, ".rbf-train-status", "epoch", 60)
+    t0 = time.monotonic()  # the page answers while training runs
+    show_tab(page, "Networks")
+    page.get_by_text("tiny trained 111").first.wait_for(timeout=10_000)
+    answered = time.monotonic() - t0
+    print(f"tab switch during training answered in {answered:.2f} s")
+    assert answered < 5
+    show_tab(page, "Train")
     page.locator(".rbf-train-cancel button").click()
     status = wait_for_text(page, ".rbf-train-status", "cancelled", 30)
     epochs = int(status.split(":")[1].split("epochs")[0])
@@ -176,6 +186,20 @@ def test_compare_shows_three_surfaces(app):
     red, blue = red_blue_pixels(page.locator(".rbf-compare-columns").screenshot())
     assert red > 1000 and blue > 1000, (red, blue)
     save_screenshot(page, "compare.png")
+    # linked cameras: rotating the first scene turns the third one too
+    scenes = page.locator(".rbf-compare-columns .rbf-scene")
+    before = np.asarray(Image.open(io.BytesIO(scenes.nth(2).screenshot())).convert("L")).astype(int)
+    box = scenes.nth(0).bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(cx + 12 * step, cy + 4 * step)
+    page.mouse.up()
+    page.wait_for_timeout(1500)
+    after = np.asarray(Image.open(io.BytesIO(scenes.nth(2).screenshot())).convert("L")).astype(int)
+    changed = (np.abs(after - before) > 40).mean()
+    assert changed > 0.02, f"third scene did not follow the first one's camera ({changed:.3%} pixels changed)"
 
 
 def test_export_downloads_png_and_pdf(app):
@@ -206,3 +230,63 @@ def test_malformed_upload_shows_error(app):
     origins = page.locator(".rbf-networks-table .tabulator-cell[tabulator-field=origin]").all_inner_texts()
     assert origins and set(origins) == {"bundled"}, origins
     save_screenshot(page, "networks-upload-error.png", full_page=False)
+
+
+def test_two_tabs_train_their_own_networks(app, app_url):
+    first = app
+    second = first.context.new_page()
+    second.set_viewport_size(VIEWPORT)
+    second.goto(app_url)
+    second.get_by_text("tiny pruned 110").first.wait_for(timeout=30_000)
+    for page, k in ((first, 6), (second, 7)):
+        show_tab(page, "Train")
+        set_number(page, ".rbf-rows", 1000)
+        set_number(page, ".rbf-k", k)
+        set_number(page, ".rbf-max-epochs", 8)
+    for page in (first, second):  # both run at once
+        page.locator(".rbf-train-start button").click()
+    for page, k in ((first, 6), (second, 7)):
+        status = wait_for_text(page, ".rbf-train-status", "done", 90)
+        assert f"K={k}" in status, status
+        show_tab(page, "Networks")
+        page.get_by_text("session").first.wait_for(timeout=10_000)
+        ks = page.locator(".rbf-networks-table .tabulator-cell[tabulator-field=K]").all_inner_texts()
+        assert sorted(ks) == sorted(["8"] * 3 + ["24"] * 3 + [str(k)]), ks  # its own network only
+    second.close()
+
+
+def test_launcher_serves_dashboard(page, tiny_models, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import _free_port
+
+    port = _free_port()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, str(root / "launch.py"), "--port", str(port), "--no-browser",
+                             "--workspace", str(tmp_path / "ws"), "--models", str(tiny_models)],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read().decode()
+                time.sleep(0.2)
+        page.set_viewport_size(VIEWPORT)
+        t0 = time.monotonic()
+        page.goto(f"http://127.0.0.1:{port}")
+        page.get_by_text("tiny pruned 111").first.wait_for(timeout=30_000)
+        first_paint = time.monotonic() - t0
+        print(f"launcher first paint: {first_paint:.1f} s")
+        assert first_paint < 15
+        # a second launcher on the same port refuses clearly instead of dying silently
+        out = subprocess.run([sys.executable, str(root / "launch.py"), "--port", str(port), "--no-browser"],
+                             cwd=root, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and "in use" in out.stderr
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
