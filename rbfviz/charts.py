@@ -284,10 +284,12 @@ def training_curves(history, *, title: str = ""):
     panels = [_axis_opts(hv.Overlay(loss), xlabel="epoch", ylabel="MSE", title=title, aspect=2.0, height=280,
                          legend="top_right", mpl={"logy": True}, bokeh={"logy": True})]
     if "lr" in df:
+        lr_lo, lr_hi = float(df["lr"].min()), float(df["lr"].max())
+        lr_range = (lr_lo / 3, lr_hi * 3)  # a constant rate would otherwise sit on the axis edge
         lr = hv.Curve(df, "epoch", ("lr", "learning rate")).opts(
-            opts.Curve(**_mpl(color="black", linewidth=1.2, logy=True, fig_inches=FIG_INCHES, aspect=3.5,
+            opts.Curve(**_mpl(color="black", linewidth=1.2, logy=True, ylim=lr_range, fig_inches=FIG_INCHES, aspect=3.5,
                               fontsize=FONT_SIZES)),
-            opts.Curve(**_bk(color="black", line_width=1.5, logy=True, width=BOKEH_WIDTH, height=160)))
+            opts.Curve(**_bk(color="black", line_width=1.5, logy=True, ylim=lr_range, width=BOKEH_WIDTH, height=160)))
         panels.append(lr)
     return hv.Layout(panels).cols(1).opts(
         opts.Layout(**_mpl(sublabel_format="", vspace=0.3, aspect_weight=True, fig_inches=FIG_INCHES)),

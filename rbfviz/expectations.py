@@ -288,22 +288,32 @@ class Bernoulli(Distribution):
         if self.num_inputs is not None and U.shape[-1] != self.num_inputs:
             raise ValueError(f"the distribution has D = {self.num_inputs} but the centroids have "
                              f"D = {U.shape[-1]}")
-        q = _per_dim(self.q, U.shape[-1], "q", U)
-        plus_base = q >= 0.5
-        s = torch.where(plus_base, 1.0, -1.0).to(U)  # the base point per dimension
-        p_base = torch.where(plus_base, q, 1 - q)  # ≥ 0.5
-        p_other = torch.where(plus_base, 1 - q, q)  # may be exactly 0
-        log_ratio = torch.log(p_other) - torch.log(p_base)  # −inf where q ∈ {0, 1}
-        k = torch.as_tensor(k, dtype=U.dtype, device=U.device)[..., None, None]
-        r = torch.as_tensor(r, dtype=U.dtype, device=U.device)[..., None, None]
-        m_u = (torch.log(p_base) - k * (1 - s * U) ** 2).sum(-1)  # (..., A)
-        m_v = (-r * (1 - s * V) ** 2).sum(-1)  # (..., B)
-        d_u = log_ratio - 4 * s * k * U  # (..., A, D)
-        d_v = -4 * s * r * V  # (..., B, D)
+        m_u, d_u = self._row_terms(k, U, base=True)  # (..., A), (..., A, D)
+        m_v, d_v = self._row_terms(r, V, base=False)  # (..., B), (..., B, D)
         pair = d_u[..., :, None, :] + d_v[..., None, :, :]  # (..., A, B, D)
         # threshold 40: softplus(x) = x beyond it, exact to e^-40 (the default 20 is not)
         sp = torch.nn.functional.softplus(pair, beta=1.0, threshold=40.0).sum(-1)  # (..., A, B)
         return m_u[..., :, None] + m_v[..., None, :] + sp
+
+    def _row_terms(self, k, U, *, base: bool):
+        """Per-row pieces of :meth:`log_expectation`: m (..., A) and d (..., A, D).
+
+        With s_i the more probable point, m = Σ_i [log p(s_i)] − k(1 − s_i·u_i)² and
+        d_i = [log(p(−s_i)/p(s_i))] − 4 s_i·k·u_i, the bracketed terms only when ``base`` (they
+        belong to one side of a pair).  log E(u, v) = m(u) + m(v) + Σ_i softplus(d_i(u) + d_i(v)).
+        """
+        q = _per_dim(self.q, U.shape[-1], "q", U)
+        plus_base = q >= 0.5
+        s = torch.where(plus_base, 1.0, -1.0).to(U)  # the base point per dimension
+        k = torch.as_tensor(k, dtype=U.dtype, device=U.device)[..., None, None]
+        m = -k * (1 - s * U) ** 2
+        d = -4 * s * k * U
+        if base:
+            p_base = torch.where(plus_base, q, 1 - q)  # ≥ 0.5
+            p_other = torch.where(plus_base, 1 - q, q)  # may be exactly 0
+            m = torch.log(p_base) + m
+            d = (torch.log(p_other) - torch.log(p_base)) + d  # −inf where q ∈ {0, 1}
+        return m.sum(-1), d
 
     def describe(self) -> dict:
         return {"name": "Bernoulli", "q": self.q.tolist()}

@@ -26,11 +26,12 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from rbfviz.expectations import Distribution
+from rbfviz.expectations import Bernoulli, Distribution
 from rbfviz.model import RBFN
 from rbfviz.train import PlateauSchedule, _is_cancelled
 
 _CHUNK_BYTES = 32 * 2**20  # per (chunk, K, D) float64 block of the constant term
+_CROSS_CHUNK_BYTES = 4 * 2**20  # per (R, M, chunk, D) float64 block of the fused cross term
 
 
 # --------------------------------------------------------------------------- settings
@@ -108,6 +109,57 @@ def constant_terms(distribution: Distribution, alpha, beta, theta, gamma) -> tup
     return double, single
 
 
+class _BernoulliCross(torch.autograd.Function):
+    """Σ_k b_k Σ_m β_rm E_rkm of eq. (5) under a Bernoulli p, with its gradient fused in.
+
+    E_rkm = exp(m_u[k] + m_v[r, m] + Σ_i softplus(d_u[k, i] + d_v[r, m, i])) (see
+    :meth:`rbfviz.expectations.Bernoulli._row_terms`); the large network's rows (d_u, m_u, b) are
+    constants.  The (R, M, K, D) pair tensor is visited in blocks of K that stay in cache, and in
+    the same pass the gradients with respect to d_v, m_v and β are accumulated: with
+    W_rkm = b_k β_rm E_rkm, ∂/∂d_v[r, m, i] = Σ_k W_rkm σ(d_u[k, i] + d_v[r, m, i]) is one
+    (1 × c) @ (c × D) product per (r, m), so no autograd graph over (R, M, K, D) is built.
+    ``backward`` only scales the stored gradients (no double backward).
+    """
+
+    @staticmethod
+    def forward(ctx, d_v, m_v, beta, d_u, m_u, b):
+        R, M, D = d_v.shape
+        K = d_u.shape[0]
+        want = any(ctx.needs_input_grad[:3])
+        if any(ctx.needs_input_grad[3:]):
+            raise RuntimeError("_BernoulliCross: the large network's terms must be constants")
+        chunk = max(1, min(K, _CROSS_CHUNK_BYTES // (8 * R * M * D)))
+        out = d_v.new_zeros(R)
+        g_dv = d_v.new_zeros(R * M, 1, D) if want else None
+        g_beta = d_v.new_zeros(R, M) if want else None
+        g_mv = d_v.new_zeros(R, M) if want else None
+        buf = d_v.new_empty(R * M * chunk * D)
+        sp = d_v.new_empty(R * M * chunk * D)
+        dv = d_v[:, :, None, :]
+        for lo in range(0, K, chunk):
+            c = min(chunk, K - lo)
+            pair = torch.add(dv, d_u[lo:lo + c], out=buf[:R * M * c * D].view(R, M, c, D))
+            soft = torch._C._nn.softplus(pair, 1.0, 40.0, out=sp[:R * M * c * D].view(R, M, c, D))
+            E = torch.exp(soft.sum(-1).add_(m_v[:, :, None]).add_(m_u[lo:lo + c]))  # (R, M, c)
+            bE = E @ b[lo:lo + c]  # (R, M)
+            out += (bE * beta).sum(-1)
+            if want:
+                g_beta += bE
+                W = E.mul_(b[lo:lo + c]).mul_(beta[:, :, None])  # (R, M, c)
+                g_mv += W.sum(-1)
+                sig = torch.sigmoid(pair, out=pair).view(R * M, c, D)
+                g_dv.baddbmm_(W.view(R * M, 1, c), sig)
+        if want:
+            ctx.save_for_backward(g_dv.view(R, M, D), g_mv, g_beta)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        g_dv, g_mv, g_beta = ctx.saved_tensors
+        return (g_dv * grad[:, None, None], g_mv * grad[:, None], g_beta * grad[:, None],
+                None, None, None)
+
+
 class PruningObjective:
     """Eq. (5) for one large network, vectorised over R restarts of the small one.
 
@@ -123,17 +175,27 @@ class PruningObjective:
         self.large_double, self.large_single = constant_terms(distribution, a, b, Z, k)
         # E[f_K²] sets the scale of the float64 rounding floor of eq. (5)
         self.scale = float(a**2 + self.large_double + 2 * a * self.large_single) or 1.0
+        self.fused = isinstance(distribution, Bernoulli)
+        if self.fused:  # the large network's half of every Bernoulli pair, computed once
+            self.m_u, self.d_u = (t.contiguous() for t in distribution._row_terms(k, Z, base=True))
+
+    def cross(self, beta, theta, g) -> torch.Tensor:
+        """Σ_k b_k Σ_m β_rm E_p[φ_k φ_rm] for each restart r, shape (R,)."""
+        if self.fused:
+            m_v, d_v = self.distribution._row_terms(g, theta, base=False)
+            return _BernoulliCross.apply(d_v.contiguous(), m_v, beta, self.d_u, self.m_u, self.b)
+        Z = self.Z.expand(theta.shape[0], *self.Z.shape)  # (R, K, D)
+        E_km = self.distribution.log_expectation(self.k, Z, g, theta).exp()  # (R, K, M)
+        return torch.einsum("k,rkm,rm->r", self.b, E_km, beta)
 
     def __call__(self, alpha, beta, theta, log_gamma) -> torch.Tensor:
         dist = self.distribution
         g = log_gamma.exp()  # (R,)
         E_mm = dist.log_expectation(g, theta, g, theta).exp()  # (R, M, M)
         E_m = dist.log_expectation1(g, theta).exp()  # (R, M)
-        Z = self.Z.expand(theta.shape[0], *self.Z.shape)  # (R, K, D)
-        E_km = dist.log_expectation(self.k, Z, g, theta).exp()  # (R, K, M)
         diff = self.a - alpha  # (R,)
         small_double = torch.einsum("rm,rmn,rn->r", beta, E_mm, beta)
-        cross = torch.einsum("k,rkm,rm->r", self.b, E_km, beta)
+        cross = self.cross(beta, theta, g)
         return (diff**2 + self.large_double + small_double
                 + 2 * diff * (self.large_single - (beta * E_m).sum(-1)) - 2 * cross)
 

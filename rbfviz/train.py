@@ -152,7 +152,7 @@ class TrainResult:
 
 # --------------------------------------------------------------------------- helpers
 def _as_tensor(a, name: str, ndim: int, device, dtype=torch.float32) -> torch.Tensor:
-    t = a.detach() if torch.is_tensor(a) else torch.as_tensor(np.asarray(a, dtype=np.float64))
+    t = a.detach() if torch.is_tensor(a) else torch.from_numpy(np.array(a, dtype=np.float64))
     if t.dim() != ndim:
         want = "(N, D)" if ndim == 2 else "(N,)"
         raise ValueError(f"`{name}` must have shape {want}; got {tuple(t.shape)}")

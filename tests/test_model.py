@@ -113,8 +113,6 @@ def test_predict_applies_target_mean_and_scale():
     assert net.predict(np.zeros((0, 3))).shape == (0,)
 
 
-@pytest.mark.xfail(strict=True, reason="RBFN.predict casts NumPy inputs to float32 before a float64 model "
-                                       "sees them (model.py: np.asarray(X, dtype=np.float32))")
 def test_predict_float64_model_keeps_float64_inputs():
     net = RBFN(2, 3, seed=0, dtype=F64)
     X = np.array([[0.1, 0.3], [1 / 3, -0.7]])

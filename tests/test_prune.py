@@ -128,9 +128,6 @@ def test_pruning_loss_is_differentiable_and_matches_finite_differences():
             assert float(grad[i]) == pytest.approx((up - dn) / (2 * h), rel=1e-5, abs=1e-7), (name, i)
 
 
-@pytest.mark.xfail(strict=True, reason="prune._network_params runs under no_grad, but .to(float64) of a "
-                   "float64 Parameter returns the Parameter itself, so the float64 large network stays in "
-                   "the graph: pruning_loss(...).backward() and prune(optimizer='adam') fill large.*.grad")
 @pytest.mark.parametrize("how", ["pruning_loss", "adam"])
 def test_large_network_is_a_constant(how):
     large, small = _nets(3, 9, 3, seed=4)

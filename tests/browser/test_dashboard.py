@@ -7,6 +7,8 @@ Each test serves a fresh app on a free 127.0.0.1 port with six tiny 'bundled' ne
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +18,11 @@ from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "assets" / "screenshots"
+# The README's screenshots are rewritten only on request (RBFVIZ_UPDATE_SCREENSHOTS=1); otherwise
+# the shots go to a temporary folder so a test run leaves the tracked files alone.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "assets" / "screenshots"
+               if os.environ.get("RBFVIZ_UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "rbfviz-screenshots")
 VIEWPORT = {"width": 1300, "height": 900}
 
 
