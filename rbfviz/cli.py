@@ -194,7 +194,7 @@ def cmd_info(args):
             continue
         print(f"{path}")
         print(f"  kind {meta.get('kind')}, surface {meta.get('surface')}, "
-              f"K = {model.num_centroids}, D = {model.num_inputs}, γ = {float(model.gamma):.4g}")
+              f"K = {model.num_centroids}, D = {model.num_inputs}, γ = {model.gamma.item():.4g}")
         for key, value in (meta.get("metrics") or {}).items():
             print(f"  {key}: {value:.5g}" if isinstance(value, float) else f"  {key}: {value}")
         if meta.get("prune"):

@@ -226,6 +226,17 @@ def _is_tar(raw: bytes) -> bool:
     return len(raw) > 262 and raw[257:262] == b"ustar"
 
 
+def _surface_from_header(head: str) -> str | None:
+    """The ``# surface: 110`` comment that :func:`write_26d` writes (else None)."""
+    for line in head.splitlines()[:20]:
+        if line.startswith("# surface:"):
+            value = line.split(":", 1)[1].strip()
+            return value if value in ("100", "110", "111") else None
+        if line and not line.startswith("#"):
+            break
+    return None
+
+
 def surface_from_name(name: str) -> str | None:
     """Surface guessed from a file name like ``Cu_20170906_100.26d`` (else None).
 
@@ -517,6 +528,7 @@ def load_barriers(path, surface=None, *, site_order=None) -> Dataset:
         surface = surface or surface_from_name(member)
     surface = surface or surface_from_name(path)
     head = data[: 1 << 16].decode("utf-8", errors="replace")
+    surface = surface or _surface_from_header(head)
     parse = _parse_csv if _looks_like_csv(_first_data_line(head)) else _parse_26d
     bits, y = parse(data, name)
     if order is not None:

@@ -236,3 +236,13 @@ def test_describe_and_subset():
     assert d["y_mean"] == pytest.approx(0.5)
     assert ds.subset([2]).y.tolist() == [1.0]
     assert len(ds.subset(np.array([], dtype=int))) == 0
+
+
+def test_written_surface_header_is_read_back(tmp_path):
+    """A file written by write_26d keeps its surface even under a neutral file name."""
+    from rbfviz.datasets import Dataset, load_barriers, write_26d
+
+    X = np.where(np.random.default_rng(0).random((5, 26)) < 0.5, -1.0, 1.0)
+    write_26d(Dataset(X, np.linspace(0, 1, 5), surface="111", source="test"), tmp_path / "data.26d")
+    assert load_barriers(tmp_path / "data.26d").surface == "111"
+    assert load_barriers(tmp_path / "data.26d", surface="100").surface == "100"
