@@ -1,4 +1,4 @@
-"""Render-time benchmark of the prototype scenes (rbfviz.scene).
+"""Render-time benchmark of the 3D scenes (rbfviz.scene, rbfviz.lattice_scene).
 
 Run:  python benchmarks/render.py [--out DIR]
 
@@ -25,7 +25,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    from rbfviz import scene
+    from rbfviz import lattice_scene, scene
 
     t_import = time.perf_counter() - t0
     rng = np.random.default_rng(0)
@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
             Image.fromarray(img).save(args.out / f"sheet_{i + 1}.png")
 
     t = time.perf_counter()
-    pl = scene.lattice_figure(panel_size=500)
+    pl = lattice_scene.lattice_figure(panel_size=500)
     pl.screenshot(str(args.out / "lattice.png") if args.out else None)
     pl.close()
     t_lattice = time.perf_counter() - t

@@ -1,8 +1,9 @@
 """Export of figures and of the data behind them (PNG/SVG/PDF, CSV, extended XYZ).
 
 Charts (:mod:`rbfviz.charts`) are rendered with HoloViews' matplotlib backend, so SVG and PDF
-are vector, with TrueType (Type 42) fonts in PDFs.  3D scenes (:mod:`rbfviz.scene`) can only
-be raster (stack-recipes §3): they are written as PNG, and as a PDF page that embeds the PNG.
+are vector, with TrueType (Type 42) fonts in PDFs.  3D scenes (:mod:`rbfviz.scene`,
+:mod:`rbfviz.lattice_scene`) can only be raster (stack-recipes §3): they are written as PNG, and
+as a PDF page that embeds the PNG.
 All text uses one style, :data:`STYLE`.
 
 Raster size convention: a plotter's window size is its layout at :data:`BASE_DPI` (300 dpi).  At
@@ -367,7 +368,7 @@ def write_figures(
     >>> sorted(f.name for f in files)[:3]
     ['lattice.png', 'lattice_sites.csv', 'prototype_01.xyz']
     """
-    from rbfviz import charts, scene
+    from rbfviz import charts, lattice_scene, scene
 
     dpi = _check_dpi(dpi)
     formats = tuple(dict.fromkeys(str(f).lower().lstrip(".") for f in formats))
@@ -417,7 +418,7 @@ def write_figures(
     written.append(write_csv(charts.site_opacity_data({p.label: p for p in nets}), out / "site_opacity.csv"))
     step("site opacity chart")
 
-    pl = scene.lattice_figure(panel_size=500)
+    pl = lattice_scene.lattice_figure(panel_size=500)
     try:
         img = pl.screenshot(None, transparent_background=transparent, return_img=True,
                             scale=max(1, round(dpi / BASE_DPI)) if dpi > 1.5 * BASE_DPI else None)

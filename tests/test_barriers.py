@@ -1,4 +1,4 @@
-"""rbfviz.barriers against an independent per-atom energy sum and the physics sanity figures."""
+"""rbfviz.barriers and rbfviz.potential against an independent per-atom energy sum and the physics sanity figures."""
 import threading
 
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rbfviz import barriers as B
+from rbfviz import potential
 from rbfviz.barriers import (GenerationCancelled, GeneratorConfig, compute_barrier_details,
                              compute_barriers, generate_dataset, isolated_adatom,
                              sample_configurations)
@@ -102,19 +103,19 @@ def test_isolated_adatom_layout():
 
 
 def test_gradient_and_hessian_match_finite_differences():
-    engine = B._engine("110", EAGER64)
+    engine = potential.engine_for("110", EAGER64)
     region = engine.regions[len(engine.regions) // 2]
     bits = torch.as_tensor(sample_configurations("110", 6, seed=2) > 0, dtype=torch.float64)
     occ, rho = region.state(bits)
     pos = engine.mid + 0.3 * torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     args = (region.X, region.x2, region.XX, occ, rho, rho.sqrt())
-    e, g, h = B._egh(pos, *args)
+    e, g, h = potential._egh(pos, *args)
     eps = 1e-5
     for k in range(3):
         step = torch.zeros(3, dtype=torch.float64)
         step[k] = eps
-        ep, gp, _ = B._egh(pos + step, *args)
-        em, gm, _ = B._egh(pos - step, *args)
+        ep, gp, _ = potential._egh(pos + step, *args)
+        em, gm, _ = potential._egh(pos - step, *args)
         assert torch.allclose((ep - em) / (2 * eps), g[:, k], atol=1e-7)
         assert torch.allclose((gp - gm) / (2 * eps), h[:, :, k], atol=1e-6)
 

@@ -1,4 +1,4 @@
-"""Tests of rbfviz.scene: meshes first, then rendered pixels, then a few reference images.
+"""Tests of rbfviz.scene and rbfviz.lattice_scene: meshes first, then rendered pixels, then a few reference images.
 
 Reference images live in tests/images/ and are rewritten only with RBFVIZ_UPDATE_IMAGES=1.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rbfviz import scene
+from rbfviz import lattice_scene, scene
 from rbfviz.lattice import DEFAULT_SITES, HALF_A, INITIAL_SITE, FINAL_SITE, NN_DISTANCE, VIEWPOINTS
 
 IMAGES = Path(__file__).parent / "images"
@@ -119,14 +119,14 @@ def test_custom_camera_position_passes_through():
 
 def test_lattice_meshes_embed_the_sites_on_a_substrate():
     for surface in ("100", "110", "111"):
-        m = scene.lattice_meshes(surface)
+        m = lattice_scene.lattice_meshes(surface)
         n = np.asarray({"100": (0, 0, 1), "110": (1, -1, 0), "111": (1, -1, 1)}[surface], float)
         heights = m["bulk"].points @ n / np.linalg.norm(n)
         assert m["bulk"].n_points > 20
         assert np.all(heights < -0.1)  # substrate atoms are all below the migrating atom's layer
         plane_h = np.asarray(m["plane"].center) @ n / np.linalg.norm(n)
         assert heights.max() < plane_h < 0  # the plane lies between the substrate and layer 0
-    assert "bulk" not in scene.lattice_meshes(None)
+    assert "bulk" not in lattice_scene.lattice_meshes(None)
 
 
 # ------------------------------------------------------------------ plotters
@@ -223,7 +223,7 @@ def test_prototype_sheet_images_by_index():
 # ------------------------------------------------------------------ lattice figure
 def test_lattice_plotter_renders_each_surface():
     for surface in (None, "100", "110", "111"):
-        pl = scene.lattice_plotter(surface, window_size=(200, 200))
+        pl = lattice_scene.lattice_plotter(surface, window_size=(200, 200))
         img = pl.screenshot(None, return_img=True)
         pl.close()
         assert img.shape == (200, 200, 3)
@@ -232,7 +232,7 @@ def test_lattice_plotter_renders_each_surface():
 
 def test_lattice_plotter_rejects_unknown_surface():
     with pytest.raises(ValueError, match="surface"):
-        scene.lattice_plotter("211")
+        lattice_scene.lattice_plotter("211")
 
 
 # ------------------------------------------------------------------ reference images
@@ -244,7 +244,7 @@ def test_reference_prototype_image(two_sign_values):
 
 
 def test_reference_lattice_image():
-    pl = scene.lattice_plotter("100", window_size=(300, 300))
+    pl = lattice_scene.lattice_plotter("100", window_size=(300, 300))
     img = pl.screenshot(None, return_img=True)
     pl.close()
     compare_with_reference(img, "lattice_100.png")
