@@ -43,6 +43,8 @@ FORMAT_NAME = "rbfviz-rbfn"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 512 * 2**20  # refuse anything larger before reading it
 _TENSOR_NAMES = ("bias", "weights", "centroids", "log_gamma")
+_UMASK = os.umask(0o022)  # read once at import (os.umask is process-wide, not thread-safe)
+os.umask(_UMASK)
 
 
 class ModelFileError(ValueError):
@@ -104,9 +106,7 @@ def save_model(model: RBFN, path) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a model file is an ordinary file
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a model file is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
