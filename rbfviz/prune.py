@@ -41,8 +41,14 @@ class PruneConfig:
 
     ``optimizer="adam"`` is the paper's schedule (learning rate 1e-3, ×0.1 after ten iterations
     without improvement, stop when none for ten iterations at 1e-5).  ``"lbfgs"`` (default)
-    minimises the same smooth deterministic objective with L-BFGS and a strong-Wolfe line
-    search; benchmarks/prune.py compares the two on the same networks.
+    minimises the same smooth deterministic objective with a batched L-BFGS (one history and
+    backtracking line search per restart); benchmarks/prune.py compares the two on the same
+    networks (L-BFGS reaches Adam's 6000-step loss about 100× sooner at K = 1024).
+
+    The objective has a long, slowly improving tail, so L-BFGS runs for a budget
+    (``max_iterations``, default 1000 for L-BFGS and 20000 for Adam) unless a restart stalls
+    first; after ``drop_after`` iterations a restart whose loss is more than ``drop_factor``
+    times the best one's is stopped, since it cannot win.
     """
 
     optimizer: str = "lbfgs"  # "lbfgs" or "adam"
@@ -51,17 +57,28 @@ class PruneConfig:
     patience: int = 10
     cooldown: int = 10
     min_lr: float = 1e-5  # Adam stops once no improvement is seen for `patience` steps at this rate
-    max_iterations: int = 20_000  # Adam steps or L-BFGS iterations (see lbfgs_max_iterations)
+    max_iterations: int | None = None  # None: 20000 Adam steps or 1000 L-BFGS iterations
     history_size: int = 50  # L-BFGS memory
     tolerance: float = 1e-7  # L-BFGS: a restart stops when its loss improved less than this
     stall_iterations: int = 10  # (relative) over the last this many iterations
+    drop_after: int = 100  # L-BFGS: from this iteration on, stop restarts that are ...
+    drop_factor: float = 1.5  # ... more than this many times worse than the best one
     device: str = "cpu"
 
     def __post_init__(self):
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"PruneConfig.optimizer must be 'lbfgs' or 'adam'; got {self.optimizer!r}")
-        if self.max_iterations < 1:
+        if self.max_iterations is not None and self.max_iterations < 1:
             raise ValueError(f"PruneConfig.max_iterations must be >= 1; got {self.max_iterations!r}")
+        if self.drop_factor < 1:
+            raise ValueError(f"PruneConfig.drop_factor must be >= 1; got {self.drop_factor!r}")
+
+    @property
+    def iterations(self) -> int:
+        """The iteration budget after defaults."""
+        if self.max_iterations is not None:
+            return self.max_iterations
+        return 1000 if self.optimizer == "lbfgs" else 20_000
 
 
 @dataclass(frozen=True)
@@ -266,7 +283,7 @@ def _run_adam(objective, params, config, progress, cancel, start):
     best_params = [p.detach().clone() for p in params]
     history, cancelled, it = [], False, 0
     stages = math.log(config.learning_rate / config.min_lr) / -math.log(config.lr_factor) + 1
-    for it in range(config.max_iterations):
+    for it in range(config.iterations):
         active = torch.tensor([not s.finished for s in schedules], dtype=torch.float64)
         if not active.any():
             break
@@ -307,12 +324,13 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
     R = params[0].shape[0]
     x = torch.cat([p.detach().reshape(R, -1) for p in params], dim=1)  # (R, P)
 
-    def evaluate(x):
-        parts = [t.reshape(R, *s).requires_grad_(True)
+    def evaluate(x):  # the losses and gradients of the rows of x (any number of restarts)
+        n = x.shape[0]
+        parts = [t.reshape(n, *s).requires_grad_(True)
                  for t, s in zip(torch.split(x.detach(), sizes, dim=1), shapes)]
         losses = objective(*parts)
         grads = torch.autograd.grad(losses.sum(), parts)
-        g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1)
+        g = torch.cat([gr.reshape(n, -1) for gr in grads], dim=1)
         return losses.detach(), g
 
     f, g = evaluate(x)
@@ -321,7 +339,7 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
     recent = [f.clone()]  # losses of the last `stall_iterations` iterations
     history, cancelled, it = [], False, 0
     c1 = 1e-4
-    for it in range(config.max_iterations):
+    for it in range(config.iterations):
         if not active.any():
             break
         if _is_cancelled(cancel):
@@ -354,14 +372,23 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
         accepted = ~active
         x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
         for _ in range(40):
-            trial = x + t[:, None] * d
+            # only the restarts still searching are evaluated
+            idx = torch.nonzero(~accepted).squeeze(1)
+            trial = x[idx] + t[idx, None] * d[idx]
             f_t, g_t = evaluate(trial)
-            ok = (~accepted) & torch.isfinite(f_t) & (f_t <= f + c1 * t * slope)
-            x_new[ok], f_new[ok], g_new[ok] = trial[ok], f_t[ok], g_t[ok]
-            accepted |= ok
+            ok = torch.isfinite(f_t) & (f_t <= f[idx] + c1 * t[idx] * slope[idx])
+            hit = idx[ok]
+            x_new[hit], f_new[hit], g_new[hit] = trial[ok], f_t[ok], g_t[ok]
+            accepted[hit] = True
             if accepted.all():
                 break
-            t = torch.where(accepted, t, t * 0.5)
+            # backtrack to the minimiser of the quadratic through f, the slope and f_t, kept
+            # within [0.1 t, 0.5 t] (plain halving where f_t is not finite)
+            ti, si = t[idx], slope[idx]
+            curv = (f_t - f[idx] - si * ti).clamp_min(1e-300)
+            t_q = (-si * ti * ti / (2 * curv))
+            t_q = torch.where(torch.isfinite(t_q), t_q, 0.5 * ti)
+            t[idx] = torch.where(ok, ti, torch.minimum(torch.maximum(t_q, 0.1 * ti), 0.5 * ti))
         failed = ~accepted  # no decrease found: this restart has converged (or is stuck)
         # -- curvature pair, kept only where it is positive
         s_new, y_new = x_new - x, g_new - g
@@ -377,11 +404,13 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
             floor = 1e-9 * abs(objective.scale)  # improvements below this are rounding noise
             stalled = recent[0] - f <= config.tolerance * f.abs().clamp_min(floor)
         stalled |= g.abs().amax(1) <= 1e-12 * abs(objective.scale)
+        if it + 1 >= config.drop_after:  # restarts far behind the best cannot win
+            stalled |= f > config.drop_factor * f[torch.isfinite(f)].min()
         active = active & ~failed & ~stalled
         history.append(float(f.min()))
         if progress is not None and it % 5 == 0:
             progress(PruneProgress(it, history[-1], math.nan, time.perf_counter() - start,
-                                   min(1.0, it / max(config.max_iterations, 1))))
+                                   min(1.0, it / max(config.iterations, 1))))
     best_params = [t.reshape(R, *s).clone() for t, s in zip(torch.split(x, sizes, dim=1), shapes)]
     return best_params, f, it + 1, cancelled, history
 

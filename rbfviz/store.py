@@ -248,7 +248,9 @@ def load_model(path) -> RBFN:
     data, name = _read_bytes(path)
     if data[:2] == b"\x1f\x8b":
         return _load_reference(data, name)
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    if len(data) >= 9 and data[8:9] == b"{":  # safetensors: u64 header length, then JSON
+        return _load_safetensors(data, name)
+    if data[:2] == b"PK" or data[:1] == b"\x80":  # a zip (torch.save) or a pickle
         raise ModelFileError(f"{name}: this is a pickle/PyTorch file; rbfviz never unpickles "
                              "model files (export it as the reference code's gzip state dict or "
                              "as rbfviz .safetensors)")

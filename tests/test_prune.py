@@ -256,3 +256,47 @@ def test_prune_validates_arguments():
         prune(large, 2, "Bernoulli")
     with pytest.raises(ValueError, match="optimizer"):
         PruneConfig(optimizer="sgd")
+
+
+# --------------------------------------------------------------------------- fused Bernoulli cross term
+def _cross_inputs(q, R=2, K=7, M=3, D=4, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    dist = Bernoulli(q)
+    U = torch.randn(K, D, generator=gen, dtype=F64)
+    V = torch.randn(R, M, D, generator=gen, dtype=F64)
+    g = torch.rand(R, generator=gen, dtype=F64) + 0.2
+    m_u, d_u = dist._row_terms(torch.tensor(0.7, dtype=F64), U, base=True)
+    m_v, d_v = dist._row_terms(g, V, base=False)
+    b = torch.randn(K, generator=gen, dtype=F64)
+    beta = torch.randn(R, M, generator=gen, dtype=F64)
+    return d_v.detach(), m_v.detach(), beta, d_u.contiguous(), m_u, b
+
+
+@pytest.mark.parametrize("q", [0.5, [0.2, 0.5, 0.9, 0.7]])
+def test_bernoulli_cross_gradcheck(q, monkeypatch):
+    monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", 8 * 2 * 3 * 4 * 3)  # chunks of 3 rows
+    d_v, m_v, beta, d_u, m_u, b = _cross_inputs(q)
+    inputs = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
+    assert torch.autograd.gradcheck(
+        lambda *x: prune_mod._BernoulliCross.apply(*x, d_u, m_u, b), inputs)
+
+
+@pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
+@pytest.mark.parametrize("chunk_bytes", [8, 2**30])
+def test_fused_objective_equals_plain_autograd(q, chunk_bytes, monkeypatch):
+    monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", chunk_bytes)
+    large = RBFN(4, 40, seed=3, dtype=F64)
+    objective = prune_mod.PruningObjective(large, Bernoulli(q))
+    assert objective.fused
+    params = prune_mod._initial_params(large, 5, 3, 0, "cpu")
+    with torch.no_grad():
+        params[2].add_(0.3 * torch.randn_like(params[2]))
+    results = []
+    for fused in (True, False):
+        objective.fused = fused
+        losses = objective(*params)
+        results.append((losses.detach(), torch.autograd.grad(losses.sum(), params)))
+    (l1, g1), (l0, g0) = results
+    torch.testing.assert_close(l1, l0, rtol=1e-12, atol=1e-13)
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -216,3 +216,20 @@ def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "MAX_FILE_BYTES", 10)
     with pytest.raises(ModelFileError, match="larger than"):
         load_model(path)
+
+
+def test_header_length_starting_with_pickle_magic_still_loads(tmp_path):
+    """A safetensors header whose length's low byte is 0x80 is not mistaken for a pickle."""
+    import struct
+
+    net = RBFN(26, 4, seed=0)
+    for pad in range(256):  # vary the metadata length until the header length ends in 0x80
+        net.metadata["pad"] = "x" * pad
+        path = tmp_path / "net.safetensors"
+        save_model(net, path)
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.skip("could not produce a 0x80 header length")
+    assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
+    assert load_model(path).metadata["pad"] == net.metadata["pad"]

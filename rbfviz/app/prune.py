@@ -54,7 +54,7 @@ class PruneTask(Job):
     restarts = param.Integer(default=10, bounds=(1, 1000), doc="Random restarts; the best is kept.")
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the restarts.")
     optimizer = param.Selector(default="lbfgs", objects=["lbfgs", "adam"], doc="L-BFGS (fast) or the paper's Adam schedule.")
-    max_iterations = param.Integer(default=20_000, bounds=(1, None), doc="Cap on optimiser iterations.")
+    max_iterations = param.Integer(default=1000, bounds=(1, None), doc="Cap on optimiser iterations (L-BFGS default 1000).")
     observed_available = param.Boolean(default=False, doc="Whether the chosen network's training data is known.")
     note = param.String(default="", doc="Why an option is unavailable, or a hint.")
 
