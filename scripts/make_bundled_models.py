@@ -18,7 +18,7 @@ import torch
 from rbfviz.barriers import generate_dataset
 from rbfviz.expectations import Bernoulli
 from rbfviz.prune import PruneConfig, prune
-from rbfviz.store import save_model
+from rbfviz.store import load_model, save_model
 from rbfviz.train import TrainConfig, train_dataset
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "models"
@@ -30,7 +30,8 @@ def main():
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--n", type=int, default=120_000)
     ap.add_argument("--surfaces", nargs="+", default=["100", "110", "111"])
-    ap.add_argument("--prune-iterations", type=int, default=600)
+    ap.add_argument("--prune-iterations", type=int, default=None, help="L-BFGS budget (default 1000)")
+    ap.add_argument("--prune-only", action="store_true", help="re-prune the saved K-centroid networks")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
     if args.threads:
@@ -38,6 +39,9 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for surface in args.surfaces:
         t0 = time.perf_counter()
+        if args.prune_only:
+            _prune(load_model(OUT / f"cu{surface}-k{args.k}.safetensors"), surface, args)
+            continue
         data = generate_dataset(surface, args.n, seed=0)
         print(f"{{{surface}}}: {len(data)} rows, {data.describe()['y_mean']:.3f} eV mean "
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
@@ -49,15 +53,19 @@ def main():
         m = large.metadata["metrics"]
         print(f"  trained K={args.k}: {len(result.history)} epochs in {result.seconds:.0f} s, "
               f"test RMSE {m['test_rmse']:.4f} eV", flush=True)
-        pr = prune(large, args.m, Bernoulli(0.5), 10,
-                   config=PruneConfig(max_iterations=args.prune_iterations), seed=0)
-        small = pr.model
-        small.metadata["name"] = f"cu{surface}-k{args.k}-m{args.m}"
-        small.metadata["regenerate"] = large.metadata["regenerate"]
-        save_model(small, OUT / f"cu{surface}-k{args.k}-m{args.m}.safetensors")
-        print(f"  pruned to M={args.m}: loss {pr.loss:.4g}, sqrt {math.sqrt(pr.loss):.4f} "
-              f"(= {math.sqrt(pr.loss) * large.metadata['target_scale']:.4f} eV), "
-              f"{pr.iterations} iterations in {pr.seconds:.0f} s", flush=True)
+        _prune(large, surface, args)
+
+
+def _prune(large, surface, args):
+    pr = prune(large, args.m, Bernoulli(0.5), 10,
+               config=PruneConfig(max_iterations=args.prune_iterations), seed=0)
+    small = pr.model
+    small.metadata["name"] = f"cu{surface}-k{args.k}-m{args.m}"
+    small.metadata["regenerate"] = large.metadata.get("regenerate")
+    save_model(small, OUT / f"cu{surface}-k{args.k}-m{args.m}.safetensors")
+    print(f"  {{{surface}}} pruned to M={args.m}: loss {pr.loss:.4g}, sqrt {math.sqrt(pr.loss):.4f} "
+          f"(= {math.sqrt(pr.loss) * large.metadata['target_scale']:.4f} eV), "
+          f"{pr.iterations} iterations in {pr.seconds:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
