@@ -31,7 +31,10 @@ def main():
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--epochs", type=int, default=2, help="timed epochs after one warm-up epoch")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     X = np.where(rng.random((args.n + 10_000, 26)) < 0.5, -1.0, 1.0).astype(np.float32)
     y = X[:, :5].sum(1) * 0.1 + rng.normal(0, 0.05, len(X))

@@ -92,7 +92,7 @@ def save_model(model: RBFN, path) -> None:
     from safetensors.torch import save as st_save
 
     path = Path(path)
-    tensors = {name: getattr(model, name).detach().to("cpu").contiguous() for name in _TENSOR_NAMES}
+    tensors = {name: getattr(model, name).detach().to("cpu").clone() for name in _TENSOR_NAMES}
     meta = dict(model.metadata)
     meta.update(num_centroids=model.num_centroids, num_inputs=model.num_inputs,
                 content_hash=content_hash(model))

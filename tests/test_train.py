@@ -205,3 +205,51 @@ def test_train_dataset_on_a_tiny_dataset():
     assert md["data"]["n_train"] == 120 and md["data"]["n_val"] == 40 and md["data"]["n_test"] == 40
     assert np.isfinite(md["metrics"]["test_rmse"]) and md["metrics"]["n_test"] == 40
     assert len(md["data"]["occupation_frequencies"]) == 26
+
+
+def test_flat_adam_matches_torch_adam():
+    """FlatAdam is torch.optim.Adam with L2 weight decay, step for step (float64)."""
+    from rbfviz.train import FlatAdam
+
+    torch.manual_seed(0)
+    a = [torch.randn(3, 2, dtype=torch.float64, requires_grad=True), torch.randn((), dtype=torch.float64,
+                                                                                 requires_grad=True)]
+    b = [t.detach().clone().requires_grad_(True) for t in a]
+    ref = torch.optim.Adam(a, lr=1e-2, weight_decay=1e-3)
+    flat = FlatAdam(b, lr=1e-2, weight_decay=1e-3)
+    for step in range(25):
+        grads = [torch.sin(step + torch.arange(t.numel(), dtype=torch.float64)).reshape(t.shape) for t in a]
+        for t, g in zip(a, grads):
+            t.grad = g.clone()
+        ref.step()
+        flat.step(grads)
+        if step == 10:  # a learning-rate change takes effect like param_groups[0]["lr"]
+            ref.param_groups[0]["lr"] = flat.lr = 1e-3
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.detach(), y.detach(), rtol=1e-12, atol=1e-14)
+
+
+def test_squared_error_and_grads_matches_autograd():
+    from rbfviz.model import RBFN
+
+    net = RBFN(5, 7, seed=3, dtype=torch.float64)
+    X = torch.randn(11, 5, dtype=torch.float64)
+    y = torch.randn(11, dtype=torch.float64)
+    loss = ((net(X) - y) ** 2).sum()
+    loss.backward()
+    sse, grads = net.squared_error_and_grads(X, y)
+    assert float(sse) == pytest.approx(float(loss), rel=1e-13)
+    for g, p in zip(grads, (net.bias, net.weights, net.centroids, net.log_gamma)):
+        torch.testing.assert_close(g, p.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_trained_model_saves(tmp_path):
+    """Parameters trained as views of the optimiser's buffer are saved like any others."""
+    from rbfviz.store import load_model, save_model
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (100, 3))
+    y = X.sum(1)
+    model = train(X[:80], y[:80], X[80:], y[80:], 4, TrainConfig(max_epochs=2)).model
+    save_model(model, tmp_path / "m.safetensors")
+    np.testing.assert_allclose(load_model(tmp_path / "m.safetensors").predict(X), model.predict(X))
