@@ -103,7 +103,7 @@ def test_starts_and_draws_prototype_scenes(app):
     assert page.first_paint_s < 15, f"first paint took {page.first_paint_s:.1f} s"
     print(f"first paint (in-process server): {page.first_paint_s:.1f} s")
     t0 = time.monotonic()
-    save_screenshot(page, "networks.png", full_page=False)
+    save_screenshot(page, "tiny-networks.png", full_page=False)
     show_tab(page, "Prototypes")
     wait_for_scenes(page, ".rbf-proto-grid", 8)
     print(f"Prototypes tab: 8 scenes drawn {time.monotonic() - t0:.1f} s after the click")
@@ -111,14 +111,14 @@ def test_starts_and_draws_prototype_scenes(app):
     assert red > 2000 and blue > 2000, (red, blue)
     page.locator(".rbf-proto-caption button").nth(2).click()  # enlarge the third prototype
     page.get_by_text("Prototype (2)").first.wait_for(timeout=30_000)
-    save_screenshot(page, "prototypes.png")
+    save_screenshot(page, "tiny-prototypes.png")
 
 
 def test_train_then_prune_shows_prototypes(app):
     page = app
     show_tab(page, "Train")
-    set_number(page, ".rbf-rows", 2000)
-    set_number(page, ".rbf-k", 16)
+    set_number(page, ".rbf-rows", 20000)  # enough work to watch the bar move
+    set_number(page, ".rbf-k", 64)
     set_number(page, ".rbf-max-epochs", 25)
     page.locator(".rbf-train-start button").click()
     seen = set()
@@ -130,6 +130,10 @@ def test_train_then_prune_shows_prototypes(app):
         page.wait_for_timeout(100)
     status = text_of(page, ".rbf-train-status")
     assert "done: 25 epochs" in status, status
+    for _ in range(50):  # the last progress update may arrive just after the status text
+        if progress_value(page, ".rbf-train-progress") == 1000:
+            break
+        page.wait_for_timeout(100)
     assert progress_value(page, ".rbf-train-progress") == 1000
     assert any(0 < v < 1000 for v in seen), f"progress never seen between 0 and max: {sorted(seen)}"
     page.wait_for_timeout(2500)  # the final chart (rbfviz.charts.training_curves) replaces the live one
@@ -141,7 +145,7 @@ def test_train_then_prune_shows_prototypes(app):
     show_tab(page, "Prune")
     select = page.locator(".rbf-prune-network select")
     labels = select.evaluate("s => Array.from(s.options).map(o => o.text)")  # waits for the tab to render
-    mine = [t for t in labels if "K=16" in t]
+    mine = [t for t in labels if "K=64" in t]
     assert mine, labels
     select.select_option(label=mine[0])
     set_number(page, ".rbf-m", 4)
@@ -191,7 +195,7 @@ def test_compare_shows_three_surfaces(app):
         page.get_by_text(s).first.wait_for(timeout=10_000)
     red, blue = red_blue_pixels(page.locator(".rbf-compare-columns").screenshot())
     assert red > 1000 and blue > 1000, (red, blue)
-    save_screenshot(page, "compare.png")
+    save_screenshot(page, "tiny-compare.png")
     # linked cameras: rotating the first scene turns the third one too
     scenes = page.locator(".rbf-compare-columns .rbf-scene")
     before = np.asarray(Image.open(io.BytesIO(scenes.nth(2).screenshot())).convert("L")).astype(int)
@@ -296,3 +300,35 @@ def test_launcher_serves_dashboard(page, tiny_models, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "assets" / "models"
+
+
+@pytest.mark.skipif(not any(BUNDLED.glob("*-m16.safetensors")), reason="no bundled networks in assets/models")
+def test_opens_with_the_bundled_networks(page, serve_app, tmp_path):
+    """The default dashboard lists the bundled networks and draws their prototypes and the
+    three-surface comparison (the README's screenshots come from here)."""
+    from rbfviz.app.main import create_app
+
+    page.set_viewport_size(VIEWPORT)
+    url = serve_app(lambda: create_app(workspace=tmp_path / "ws"))
+    page.goto(url)
+    for surface in ("100", "110", "111"):
+        page.get_by_text(f"cu{surface}-k1024-m16").first.wait_for(timeout=30_000)
+    save_screenshot(page, "networks.png", full_page=False)
+    show_tab(page, "Prototypes")
+    wait_for_scenes(page, ".rbf-proto-grid", 8)
+    red, blue = red_blue_pixels(page.locator(".rbf-proto-grid").screenshot())
+    assert red > 2000 and blue > 2000, (red, blue)
+    page.locator(".rbf-proto-caption button").nth(0).click()
+    page.get_by_text("Prototype (").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    save_screenshot(page, "prototypes.png")
+    page.goto(url)  # a fresh page: Chromium caps the number of live WebGL contexts
+    page.get_by_text("cu100-k1024-m16").first.wait_for(timeout=30_000)
+    show_tab(page, "Compare")
+    wait_for_scenes(page, ".rbf-compare-columns", 3)
+    red, blue = red_blue_pixels(page.locator(".rbf-compare-columns").screenshot())
+    assert red + blue > 2000, (red, blue)  # the top prototypes of these networks are mostly red
+    save_screenshot(page, "compare.png")
