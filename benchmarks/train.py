@@ -25,6 +25,20 @@ def epoch_flops(n: int, k: int, d: int) -> float:
     return 3 * (2 * n * k * d) + n * k + 6 * n * k
 
 
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-product rate: the arithmetic floor an epoch is held to."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_time(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _time(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--k", type=int, nargs="+", default=[128, 1024, 4096])
@@ -38,8 +52,11 @@ def main():
     rng = np.random.default_rng(0)
     X = np.where(rng.random((args.n + 10_000, 26)) < 0.5, -1.0, 1.0).astype(np.float32)
     y = X[:, :5].sum(1) * 0.1 + rng.normal(0, 0.05, len(X))
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
-    print(f"{'K':>6} {'s/epoch':>9} {'samples/s':>11} {'GFLOP/s':>9} {'vs reference':>13}")
+    peak = matmul_gflops() if args.device in ("auto", "cpu") and not torch.cuda.is_available() else None
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}"
+          + (f"; float32 matmul peak {peak:.0f} GFLOP/s" if peak else ""))
+    print(f"{'K':>6} {'s/epoch':>9} {'samples/s':>11} {'GFLOP/s':>9} {'floor (s)':>10} "
+          f"{'x floor':>8} {'vs reference':>13}")
     for k in args.k:
         times = []
 
@@ -52,8 +69,9 @@ def main():
         flops = epoch_flops(args.n, k, 26)
         ref = REFERENCE_EPOCH_S.get(k)
         ratio = f"{ref / per_epoch:.1f}x faster" if ref else "-"
+        floor = flops / (peak * 1e9) if peak else float("nan")
         print(f"{k:>6} {per_epoch:>9.3f} {args.n / per_epoch:>11.0f} {flops / per_epoch / 1e9:>9.1f} "
-              f"{ratio:>13}")
+              f"{floor:>10.3f} {per_epoch / floor:>8.1f} {ratio:>13}")
 
 
 if __name__ == "__main__":
