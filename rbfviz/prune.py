@@ -139,7 +139,7 @@ class _BernoulliCross(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, d_v, m_v, beta, d_u, m_u, b):
+    def forward(ctx, d_v, m_v, beta, d_u, m_u, b, exp_d_u=None, max_d_u=math.inf):
         R, M, D = d_v.shape
         K = d_u.shape[0]
         want = any(ctx.needs_input_grad[:3])
@@ -153,10 +153,21 @@ class _BernoulliCross(torch.autograd.Function):
         buf = d_v.new_empty(R * M * chunk * D)
         sp = d_v.new_empty(R * M * chunk * D)
         dv = d_v[:, :, None, :]
+        # Product form: softplus(d_u + d_v) = log1p(e^d_u · e^d_v), with e^d_u precomputed once,
+        # is one multiply and one log1p per element (and σ = P / (1 + P) for the gradient)
+        # instead of an add, a softplus and a sigmoid; used while e^(d_u + d_v) cannot overflow.
+        product = exp_d_u is not None and max_d_u + float(d_v.max()) < 700.0
+        if product:
+            exp_dv = d_v.exp()[:, :, None, :]  # (R, M, 1, D)
         for lo in range(0, K, chunk):
             c = min(chunk, K - lo)
-            pair = torch.add(dv, d_u[lo:lo + c], out=buf[:R * M * c * D].view(R, M, c, D))
-            soft = torch._C._nn.softplus(pair, 1.0, 40.0, out=sp[:R * M * c * D].view(R, M, c, D))
+            view = (R, M, c, D)
+            if product:
+                pair = torch.mul(exp_dv, exp_d_u[lo:lo + c], out=buf[:R * M * c * D].view(view))
+                soft = torch.log1p(pair, out=sp[:R * M * c * D].view(view))
+            else:
+                pair = torch.add(dv, d_u[lo:lo + c], out=buf[:R * M * c * D].view(view))
+                soft = torch._C._nn.softplus(pair, 1.0, 40.0, out=sp[:R * M * c * D].view(view))
             E = torch.exp(soft.sum(-1).add_(m_v[:, :, None]).add_(m_u[lo:lo + c]))  # (R, M, c)
             bE = E @ b[lo:lo + c]  # (R, M)
             out += (bE * beta).sum(-1)
@@ -164,7 +175,10 @@ class _BernoulliCross(torch.autograd.Function):
                 g_beta += bE
                 W = E.mul_(b[lo:lo + c]).mul_(beta[:, :, None])  # (R, M, c)
                 g_mv += W.sum(-1)
-                sig = torch.sigmoid(pair, out=pair).view(R * M, c, D)
+                if product:  # σ(d_u + d_v) = P / (1 + P)
+                    sig = torch.div(pair, torch.add(pair, 1.0, out=soft), out=pair).view(R * M, c, D)
+                else:
+                    sig = torch.sigmoid(pair, out=pair).view(R * M, c, D)
                 g_dv.baddbmm_(W.view(R * M, 1, c), sig)
         if want:
             ctx.save_for_backward(g_dv.view(R, M, D), g_mv, g_beta)
@@ -174,7 +188,7 @@ class _BernoulliCross(torch.autograd.Function):
     def backward(ctx, grad):
         g_dv, g_mv, g_beta = ctx.saved_tensors
         return (g_dv * grad[:, None, None], g_mv * grad[:, None], g_beta * grad[:, None],
-                None, None, None)
+                None, None, None, None, None)
 
 
 class PruningObjective:
@@ -195,12 +209,15 @@ class PruningObjective:
         self.fused = isinstance(distribution, Bernoulli)
         if self.fused:  # the large network's half of every Bernoulli pair, computed once
             self.m_u, self.d_u = (t.contiguous() for t in distribution._row_terms(k, Z, base=True))
+            self.exp_d_u = self.d_u.exp()  # 0 where q ∈ {0, 1}: log1p(0) = softplus(−inf) = 0
+            self.max_d_u = float(self.d_u.max())
 
     def cross(self, beta, theta, g) -> torch.Tensor:
         """Σ_k b_k Σ_m β_rm E_p[φ_k φ_rm] for each restart r, shape (R,)."""
         if self.fused:
             m_v, d_v = self.distribution._row_terms(g, theta, base=False)
-            return _BernoulliCross.apply(d_v.contiguous(), m_v, beta, self.d_u, self.m_u, self.b)
+            return _BernoulliCross.apply(d_v.contiguous(), m_v, beta, self.d_u, self.m_u, self.b,
+                                         self.exp_d_u, self.max_d_u)
         Z = self.Z.expand(theta.shape[0], *self.Z.shape)  # (R, K, D)
         E_km = self.distribution.log_expectation(self.k, Z, g, theta).exp()  # (R, K, M)
         return torch.einsum("k,rkm,rm->r", self.b, E_km, beta)

@@ -272,13 +272,31 @@ def _cross_inputs(q, R=2, K=7, M=3, D=4, seed=0):
     return d_v.detach(), m_v.detach(), beta, d_u.contiguous(), m_u, b
 
 
+@pytest.mark.parametrize("product", [False, True], ids=["softplus", "product"])
 @pytest.mark.parametrize("q", [0.5, [0.2, 0.5, 0.9, 0.7]])
-def test_bernoulli_cross_gradcheck(q, monkeypatch):
+def test_bernoulli_cross_gradcheck(q, product, monkeypatch):
     monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", 8 * 2 * 3 * 4 * 3)  # chunks of 3 rows
     d_v, m_v, beta, d_u, m_u, b = _cross_inputs(q)
+    extra = (d_u.exp(), float(d_u.max())) if product else ()
     inputs = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
     assert torch.autograd.gradcheck(
-        lambda *x: prune_mod._BernoulliCross.apply(*x, d_u, m_u, b), inputs)
+        lambda *x: prune_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra), inputs)
+
+
+@pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
+def test_bernoulli_cross_product_form_equals_softplus_form(q):
+    """log1p(e^d_u e^d_v) and softplus(d_u + d_v) give the same value and gradients, including
+    q ∈ {0, 1} (d_u = −inf); beyond the overflow guard the softplus form is used."""
+    d_v, m_v, beta, d_u, m_u, b = _cross_inputs(q)
+    results = []
+    for extra in ((), (d_u.exp(), float(d_u.max())), (d_u.exp(), 800.0)):  # last: guard trips
+        x = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
+        out = prune_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra)
+        results.append((out.detach(), torch.autograd.grad(out.sum(), x)))
+    for out, grads in results[1:]:
+        torch.testing.assert_close(out, results[0][0], rtol=1e-13, atol=1e-14)
+        for g, g0 in zip(grads, results[0][1]):
+            torch.testing.assert_close(g, g0, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
