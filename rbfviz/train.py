@@ -276,15 +276,15 @@ def train(X_train, y_train, X_val, y_val, num_centroids: int, config: TrainConfi
     while not schedule.finished and (config.max_epochs is None or epoch < config.max_epochs):
         # -- one pass over a shuffled permutation
         perm = torch.randperm(n, generator=shuffle_gen).to(device)
+        X_epoch, y_epoch = Xt[perm], yt[perm]  # one gather; each minibatch is then a slice view
         model.train()
         sse = torch.zeros((), device=device)
         for i in range(0, n, bs):
             if _is_cancelled(cancel):
                 result.cancelled = True
                 break
-            idx = perm[i:i + bs]
             # summed squared error, as the paper's code; gradients analytically (eq. 2)
-            loss, grads = model.squared_error_and_grads(Xt[idx], yt[idx])
+            loss, grads = model.squared_error_and_grads(X_epoch[i:i + bs], y_epoch[i:i + bs])
             optimizer.step(grads)
             sse += loss
         if result.cancelled:
