@@ -46,6 +46,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=2, help="timed epochs after one warm-up epoch")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--compile", action="store_true", help="TrainConfig(compile=True)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -53,7 +54,8 @@ def main():
     X = np.where(rng.random((args.n + 10_000, 26)) < 0.5, -1.0, 1.0).astype(np.float32)
     y = X[:, :5].sum(1) * 0.1 + rng.normal(0, 0.05, len(X))
     peak = matmul_gflops() if args.device in ("auto", "cpu") and not torch.cuda.is_available() else None
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}"
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
+          f"compile {args.compile}"
           + (f"; float32 matmul peak {peak:.0f} GFLOP/s" if peak else ""))
     print(f"{'K':>6} {'s/epoch':>9} {'samples/s':>11} {'GFLOP/s':>9} {'floor (s)':>10} "
           f"{'x floor':>8} {'vs reference':>13}")
@@ -63,7 +65,7 @@ def main():
         def progress(s):
             times.append(s.elapsed)
 
-        cfg = TrainConfig(max_epochs=args.epochs + 1, device=args.device)
+        cfg = TrainConfig(max_epochs=args.epochs + 1, device=args.device, compile=args.compile)
         train(X[:args.n], y[:args.n], X[args.n:], y[args.n:], k, cfg, progress=progress)
         per_epoch = np.diff(times).min() if len(times) > 1 else times[0]
         flops = epoch_flops(args.n, k, 26)

@@ -53,6 +53,18 @@ def _parameter_grads(X, centroids, weights, gamma, kernel, grad_out, sq_x, sq_c)
     return grad_out.sum(), grad_weights, grad_centroids, -gamma * g_dist, G, row
 
 
+def batch_squared_error_and_grads(X, y, bias, weights, centroids, log_gamma):
+    """Σ_n (f(x_n) − y_n)² of a batch and its gradients for (α, β, Θ, log γ), analytically.
+
+    A pure function of tensors (no autograd engine), so that it can also be compiled.
+    """
+    gamma = log_gamma.exp()
+    kernel, sq_x, sq_c = _kernel(X, centroids, gamma)
+    residual = torch.addmv(bias - y, kernel, weights)  # f(x) − y, (N,)
+    grads = _parameter_grads(X, centroids, weights, gamma, kernel, 2.0 * residual, sq_x, sq_c)[:4]
+    return residual.dot(residual), grads
+
+
 class _GaussianKernelLayer(torch.autograd.Function):
     """α + exp(−γ max(‖x − θ‖², 0)) @ β with a hand-written backward.
 
@@ -206,12 +218,8 @@ class RBFN(nn.Module):
         """Σ_n (f(x_n) − y_n)² of a batch and its gradients for (bias, weights, centroids,
         log_gamma), computed analytically in one pass: the training step without the autograd
         engine (tests check it against autograd)."""
-        gamma = self.log_gamma.exp()
-        kernel, sq_x, sq_c = _kernel(X, self.centroids, gamma)
-        residual = torch.addmv(self.bias - y, kernel, self.weights)  # f(x) − y, (N,)
-        grads = _parameter_grads(X, self.centroids, self.weights, gamma, kernel, 2.0 * residual,
-                                 sq_x, sq_c)[:4]
-        return residual.dot(residual), grads
+        return batch_squared_error_and_grads(X, y, self.bias, self.weights, self.centroids,
+                                             self.log_gamma)
 
     @torch.no_grad()
     def predict(self, X, *, batch_size: int = 65536) -> np.ndarray:

@@ -27,12 +27,13 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
-from rbfviz.model import RBFN
+from rbfviz.model import RBFN, batch_squared_error_and_grads
 
 
 # --------------------------------------------------------------------------- settings
@@ -52,6 +53,8 @@ class TrainConfig:
     seed: int = 0  # initialisation and shuffling
     eval_batch_size: int = 16384  # validation batch (only affects speed and memory)
     standardize_targets: bool = True  # train on (y − mean)/std; the model keeps mean and std
+    compile: bool = False  # fuse the training step with torch.compile: ~10-20 s once, then
+    #                        ~1.3x faster steps on the CPU; for runs of minutes, not for tiny ones
 
     def __post_init__(self):
         checks = [
@@ -123,16 +126,27 @@ class PlateauSchedule:
 
 
 # --------------------------------------------------------------------------- the optimiser
+def _adam_update(flat, exp_avg, exp_avg_sq, grad, lr_over_bc1, inv_sqrt_bc2,
+                 weight_decay: float, beta1: float, beta2: float, eps: float) -> None:
+    """One Adam update in place (L2 weight decay as in ``torch.optim.Adam``).  The rate and the
+    bias corrections come as 0-d tensors, so a compiled version does not recompile as they change."""
+    grad = grad + weight_decay * flat
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    flat.sub_(lr_over_bc1 * exp_avg / (exp_avg_sq.sqrt() * inv_sqrt_bc2 + eps))
+
+
 class FlatAdam:
     """Adam with L2 weight decay (the update of ``torch.optim.Adam(weight_decay=...)``) on a few
-    parameters kept as views of one flat buffer, so a step is six vector operations.
+    parameters kept as views of one flat buffer, so a step is a handful of vector operations
+    (one fused loop with ``compile=True``).
 
     At batch 64 the bookkeeping of ``torch.optim.Optimizer.step`` costs ten times the arithmetic
     of the step itself; this is the whole update and nothing else.
     """
 
     def __init__(self, params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999),
-                 eps: float = 1e-8):
+                 eps: float = 1e-8, compile: bool = False):
         params = list(params)
         with torch.no_grad():
             self.flat = torch.cat([p.detach().reshape(-1) for p in params])  # (P,)
@@ -145,19 +159,25 @@ class FlatAdam:
         self.betas, self.eps, self.t = betas, eps, 0
         self.exp_avg = torch.zeros_like(self.flat)
         self.exp_avg_sq = torch.zeros_like(self.flat)
+        self._lr_over_bc1 = torch.zeros((), dtype=self.flat.dtype, device=self.flat.device)
+        self._inv_sqrt_bc2 = torch.zeros_like(self._lr_over_bc1)
+        self._update = _adam_update
+        if compile:
+            try:
+                self._update = torch.compile(_adam_update, dynamic=False)
+            except Exception as exc:  # noqa: BLE001 - no compiler: stay eager
+                warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); Adam runs eagerly")
 
     @torch.no_grad()
     def step(self, grads) -> None:
         """One update from gradients in the order of the parameters."""
         g = torch.cat([gr.reshape(-1) for gr in grads])  # (P,)
-        if self.weight_decay:
-            g.add_(self.flat, alpha=self.weight_decay)
         b1, b2 = self.betas
         self.t += 1
-        self.exp_avg.lerp_(g, 1 - b1)
-        self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - b2**self.t)).add_(self.eps)
-        self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1**self.t))
+        self._lr_over_bc1.fill_(self.lr / (1 - b1**self.t))
+        self._inv_sqrt_bc2.fill_(1 / math.sqrt(1 - b2**self.t))
+        self._update(self.flat, self.exp_avg, self.exp_avg_sq, g, self._lr_over_bc1,
+                     self._inv_sqrt_bc2, self.weight_decay, b1, b2, self.eps)
 
 
 # --------------------------------------------------------------------------- results
@@ -216,6 +236,19 @@ def mean_squared_error(model: RBFN, X: torch.Tensor, y: torch.Tensor, batch_size
 
 
 # --------------------------------------------------------------------------- the loop
+def _compiled_step(params, X, y):
+    """``batch_squared_error_and_grads`` compiled for one batch shape, or the eager function if
+    compiling fails here (no compiler, unsupported platform): the run goes on either way."""
+    try:
+        compiled = torch.compile(batch_squared_error_and_grads, dynamic=False)
+        with torch.no_grad():
+            compiled(X, y, *params)  # compile now, not inside the first epoch's timing
+        return compiled
+    except Exception as exc:  # noqa: BLE001 - any compiler failure means: run eagerly
+        warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly")
+        return batch_squared_error_and_grads
+
+
 def train(X_train, y_train, X_val, y_val, num_centroids: int, config: TrainConfig | None = None,
           progress=None, cancel=None) -> TrainResult:
     """Train an RBFN with ``num_centroids`` centroids by the paper's recipe.
@@ -263,7 +296,10 @@ def train(X_train, y_train, X_val, y_val, num_centroids: int, config: TrainConfi
     model = RBFN(Xt.shape[1], num_centroids, seed=config.seed).to(device)
     model.metadata.update(target_mean=mean, target_scale=scale)
     params = [model.bias, model.weights, model.centroids, model.log_gamma]
-    optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay,
+                         compile=config.compile)
+    step = _compiled_step(params, Xt[:config.batch_size], yt[:config.batch_size]) \
+        if config.compile else batch_squared_error_and_grads
     schedule = PlateauSchedule(lr=config.learning_rate, factor=config.lr_factor,
                                patience=config.patience, cooldown=config.cooldown,
                                min_lr=config.min_lr)
@@ -279,14 +315,17 @@ def train(X_train, y_train, X_val, y_val, num_centroids: int, config: TrainConfi
         X_epoch, y_epoch = Xt[perm], yt[perm]  # one gather; each minibatch is then a slice view
         model.train()
         sse = torch.zeros((), device=device)
-        for i in range(0, n, bs):
-            if _is_cancelled(cancel):
-                result.cancelled = True
-                break
-            # summed squared error, as the paper's code; gradients analytically (eq. 2)
-            loss, grads = model.squared_error_and_grads(X_epoch[i:i + bs], y_epoch[i:i + bs])
-            optimizer.step(grads)
-            sse += loss
+        with torch.no_grad():  # the gradients are analytic: no autograd graph
+            for i in range(0, n, bs):
+                if _is_cancelled(cancel):
+                    result.cancelled = True
+                    break
+                # summed squared error, as the paper's code; gradients analytically (eq. 2)
+                Xb, yb = X_epoch[i:i + bs], y_epoch[i:i + bs]
+                fn = step if len(Xb) == bs else batch_squared_error_and_grads  # one compiled shape
+                loss, grads = fn(Xb, yb, *params)
+                optimizer.step(grads)
+                sse += loss
         if result.cancelled:
             break
         # -- validate, schedule, keep the best

@@ -253,3 +253,28 @@ def test_trained_model_saves(tmp_path):
     model = train(X[:80], y[:80], X[80:], y[80:], 4, TrainConfig(max_epochs=2)).model
     save_model(model, tmp_path / "m.safetensors")
     np.testing.assert_allclose(load_model(tmp_path / "m.safetensors").predict(X), model.predict(X))
+
+
+def test_compiled_step_trains_like_the_eager_one(monkeypatch):
+    """TrainConfig(compile=True) gives the eager result (here torch.compile is replaced by a
+    stand-in that records the call, so the test needs no C++ compiler), and a compiler failure
+    falls back to eager training with a warning."""
+    import rbfviz.train as T
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (300, 3))
+    y = np.sin(X).sum(1)
+    eager = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3))
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(kw) or fn)
+    compiled = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3, compile=True))
+    assert calls == [{"dynamic": False}] * 2  # the gradient step and the Adam update
+    torch.testing.assert_close(compiled.model.centroids, eager.model.centroids)
+
+    def broken(fn, **kw):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="training eagerly"):
+        fallback = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3, compile=True))
+    torch.testing.assert_close(fallback.model.centroids, eager.model.centroids)
