@@ -28,6 +28,7 @@ import torch
 
 from rbfviz.expectations import Bernoulli, Distribution
 from rbfviz.model import RBFN
+from rbfviz.store import content_hash
 from rbfviz.train import PlateauSchedule, _is_cancelled
 
 _CHUNK_BYTES = 32 * 2**20  # per (chunk, K, D) float64 block of the constant term
@@ -488,8 +489,6 @@ def prune(large: RBFN, num_centroids: int, distribution: Distribution, restarts:
         for p, value in zip((small.bias, small.weights, small.centroids, small.log_gamma),
                             best_params):
             p.copy_(value[r])
-    from rbfviz.store import content_hash  # local import: store depends on model only
-
     loss = float(final[r])
     scale = float(large.metadata.get("target_scale", 1.0))
     small.metadata.update(

@@ -221,11 +221,8 @@ def _load_reference(data: bytes, name: str) -> RBFN:
     Z = state["Z"]
     if Z.dim() != 2:
         raise ModelFileError(f"{name}: `Z` must have shape (D, K); got {tuple(Z.shape)}")
-    tensors = {"bias": state["alpha"].reshape(-1)[:1].reshape(()) if state["alpha"].numel() == 1
-               else state["alpha"],
-               "weights": state["beta"], "centroids": Z.t().contiguous(),
-               "log_gamma": state["log_gamma"].reshape(()) if state["log_gamma"].numel() == 1
-               else state["log_gamma"]}
+    tensors = {"bias": state["alpha"], "weights": state["beta"], "centroids": Z.t().contiguous(),
+               "log_gamma": state["log_gamma"]}  # α and log γ of shape (1,) are accepted as scalars
     _check_tensors(tensors, name)
     return _build(tensors, {"kind": "trained", "surface": None, "source": f"reference:{name}",
                             "imported_from": "machqu/rbfn state dict"})
