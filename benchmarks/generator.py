@@ -1,4 +1,4 @@
-"""Throughput of the barrier generator (rbfviz.barriers), barriers per second.
+"""Throughput of the barrier generator (rbfviz.data.barriers), barriers per second.
 
 Run::
 
@@ -10,6 +10,7 @@ relaxed kernel; its time is printed in the last column), then timed on fresh ran
 configurations at default occupation probabilities.  On a shared 2-core machine try
 ``--threads 1``: OpenMP with 2 threads slows down badly when the cores are busy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from dataclasses import replace
 
 import torch
 
-from rbfviz.barriers import GeneratorConfig, compute_barriers, sample_configurations
+from rbfviz.data.barriers import GeneratorConfig, compute_barriers, sample_configurations
 
 
 def main() -> None:
@@ -34,8 +35,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = GeneratorConfig(dtype=args.dtype, device=args.device, compile=args.compile)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
-          f"device {args.device}, compile={args.compile}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
+        f"device {args.device}, compile={args.compile}"
+    )
     print(f"{'surface':>7} {'mode':>9} {'N':>8} {'seconds':>8} {'barriers/s':>11}   warm-up s")
     for surface in args.surfaces:
         for mode in args.modes:
@@ -52,8 +55,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 compute_barriers(X, surface, relaxed, config=config)
                 dt = time.perf_counter() - t0
-                print(f"{surface:>7} {mode:>9} {n:>8} {dt:>8.2f} {n / dt:>11,.0f}   {warm_s:.1f}",
-                      flush=True)
+                print(f"{surface:>7} {mode:>9} {n:>8} {dt:>8.2f} {n / dt:>11,.0f}   {warm_s:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Bernoulli(0.5), and the toy example's two prunings (100 → 3 under N(0, 1) and 
                                [--lbfgs-iterations 1000] [--tolerance 1e-7]
                                [--adam-iterations 2000] [--skip-adam] [--skip-toy]
 
-Networks: ``--k1024`` / ``--k4096`` (safetensors from rbfviz.store), else
+Networks: ``--k1024`` / ``--k4096`` (safetensors from rbfviz.core.store), else
 assets/models/cu100-k{K}.safetensors when present, else a random RBFN(26, K) (flagged "random").
 
 Per-evaluation floor.  One objective + gradient evaluation is dominated by the (R, M, K, D)
@@ -17,6 +17,7 @@ n · (t_exp + 6 t_add) with t_exp, t_add this machine's measured in-cache single
 per-element costs (exp stands in for log1p); "× floor" is the measured time per evaluation over
 that, for n = R · M · K · D.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,14 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import rbfviz.prune as P  # noqa: E402
-from rbfviz.expectations import Bernoulli, Normal, Uniform  # noqa: E402
-from rbfviz.model import RBFN  # noqa: E402
+import rbfviz.core.prune as P
+from rbfviz.core.expectations import Bernoulli, Normal, Uniform
+from rbfviz.core.model import RBFN
 
 
 def _load(K, path):
-    from rbfviz.store import load_model
+    from rbfviz.core.store import load_model
+
     path = path or f"assets/models/cu100-k{K}.safetensors"
     if os.path.exists(path):
         return load_model(path), os.path.basename(path)
@@ -45,12 +47,14 @@ def _load(K, path):
 def _per_element_costs():
     x = torch.randn(2**16, dtype=torch.float64)  # 512 KiB: in cache
     out = torch.empty_like(x)
+
     def rate(fn, n=200):
         fn()
         t = time.perf_counter()
         for _ in range(n):
             fn()
         return (time.perf_counter() - t) / (n * x.numel())
+
     return rate(lambda: torch.exp(x, out=out)), rate(lambda: torch.add(x, x, out=out))
 
 
@@ -61,6 +65,7 @@ def run_one(net, dist, M, R, config, seed=0):
     def counted(self, *a):
         calls.append(a[0].shape[0])
         return original(self, *a)
+
     P.PruningObjective.__call__ = counted
     try:
         t = time.perf_counter()
@@ -74,9 +79,11 @@ def run_one(net, dist, M, R, config, seed=0):
 def eval_time(net, M, R, reps=5):
     objective = P.PruningObjective(net, Bernoulli(0.5))
     params = P._initial_params(net, M, R, 0, "cpu")
+
     def once():
         losses = objective(*params)
         torch.autograd.grad(losses.sum(), params)
+
     once()
     t = time.perf_counter()
     for _ in range(reps):
@@ -100,38 +107,51 @@ def main(argv=None):
     t_exp, t_add = _per_element_costs()
     print(f"threads {args.threads}; per element: exp {t_exp * 1e9:.2f} ns, add {t_add * 1e9:.2f} ns")
     M, R = 16, args.restarts
-    header = (f"{'K':>5} {'network':>24} {'optimizer':>9} {'R':>3} {'seconds':>8} {'iters':>6} "
-              f"{'evals':>6} {'best loss':>11} {'√loss':>8} {'ms/eval':>8} {'× floor':>8}")
+    header = (
+        f"{'K':>5} {'network':>24} {'optimizer':>9} {'R':>3} {'seconds':>8} {'iters':>6} "
+        f"{'evals':>6} {'best loss':>11} {'√loss':>8} {'ms/eval':>8} {'× floor':>8}"
+    )
     print(header)
     for K in map(int, args.sizes.split(",")):
         net, name = _load(K, getattr(args, f"k{K}", None))
         D = net.num_inputs
         per_eval = eval_time(net, M, R)
         floor = R * M * K * D * (t_exp + 6 * t_add)
-        runs = [("lbfgs", P.PruneConfig(max_iterations=args.lbfgs_iterations,
-                                        tolerance=args.tolerance))]
+        runs = [("lbfgs", P.PruneConfig(max_iterations=args.lbfgs_iterations, tolerance=args.tolerance))]
         if not args.skip_adam:
-            runs.append(("adam", P.PruneConfig(optimizer="adam",
-                                               max_iterations=args.adam_iterations)))
+            runs.append(("adam", P.PruneConfig(optimizer="adam", max_iterations=args.adam_iterations)))
         for label, config in runs:
             result, seconds, calls = run_one(net, Bernoulli(0.5), M, R, config)
-            print(f"{K:>5} {name:>24} {label:>9} {R:>3} {seconds:>8.1f} {result.iterations:>6} "
-                  f"{sum(calls) / R:>6.0f} {result.loss:>11.4e} {math.sqrt(max(result.loss, 0)):>8.4f} "
-                  f"{per_eval * 1e3:>8.1f} {per_eval / floor:>8.2f}", flush=True)
+            print(
+                f"{K:>5} {name:>24} {label:>9} {R:>3} {seconds:>8.1f} {result.iterations:>6} "
+                f"{sum(calls) / R:>6.0f} {result.loss:>11.4e} {math.sqrt(max(result.loss, 0)):>8.4f} "
+                f"{per_eval * 1e3:>8.1f} {per_eval / floor:>8.2f}",
+                flush=True,
+            )
     print("(evals: objective evaluations in restart units, sum of batch sizes / R)")
     if not args.skip_toy:
-        from rbfviz.toy import X_MAX, X_MIN, toy_data
-        from rbfviz.train import TrainConfig, train
         import numpy as np
+
+        from rbfviz.core.train import TrainConfig, train
+        from rbfviz.toy import X_MAX, X_MIN, toy_data
+
         x, y = toy_data(1000, seed=0)
         perm = np.random.default_rng(0).permutation(len(x))
         val, tr = perm[:200], perm[200:]
-        trained = train(x[tr, None], y[tr], x[val, None], y[val], 100,
-                        TrainConfig(patience=5, cooldown=5, seed=5, standardize_targets=False))
+        trained = train(
+            x[tr, None],
+            y[tr],
+            x[val, None],
+            y[val],
+            100,
+            TrainConfig(patience=5, cooldown=5, seed=5, standardize_targets=False),
+        )
         for dist in (Normal(0.0, 1.0), Uniform(X_MIN, X_MAX)):
             result, seconds, calls = run_one(trained.model, dist, 3, 10, P.PruneConfig(), seed=5)
-            print(f"toy 100→3 {dist!r:>22}: {seconds:.2f} s, {result.iterations} iterations, "
-                  f"{sum(calls) / 10:.0f} evals, √loss {math.sqrt(max(result.loss, 0)):.4f}")
+            print(
+                f"toy 100→3 {dist!r:>22}: {seconds:.2f} s, {result.iterations} iterations, "
+                f"{sum(calls) / 10:.0f} evals, √loss {math.sqrt(max(result.loss, 0)):.4f}"
+            )
 
 
 PruneConfigDefaults = P.PruneConfig()

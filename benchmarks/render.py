@@ -1,10 +1,11 @@
-"""Render-time benchmark of the 3D scenes (rbfviz.scene, rbfviz.lattice_scene).
+"""Render-time benchmark of the 3D scenes (rbfviz.viz.scenes, rbfviz.viz.lattice_scene).
 
 Run:  python benchmarks/render.py [--out DIR]
 
 Times (wall clock, this machine) for: one prototype (600² window, one renderer); a sheet of
 16 prototypes × 4 views (two windows of 8 × 4 panels, 260 px each); and the lattice figure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
-    from rbfviz import lattice_scene, scene
+    from rbfviz.viz import lattice_scene
+    from rbfviz.viz import scenes as scene
 
     t_import = time.perf_counter() - t0
     rng = np.random.default_rng(0)

@@ -8,6 +8,7 @@ measured on this kind of 2-core machine (shared/notes/baseline.md: 2.79 / 3.41 /
 FLOPs per epoch: forward distance product 2·N·K·D, backward about twice that, plus the kernel
 (N·K exponentials counted as one op each) and the weight products (2·N·K forward, 4·N·K back).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from rbfviz.train import TrainConfig, train
+from rbfviz.core.train import TrainConfig, train
 
 REFERENCE_EPOCH_S = {128: 2.79, 1024: 3.41, 4096: 5.73}  # min over repeats, same machine kind
 
@@ -54,26 +55,31 @@ def main():
     X = np.where(rng.random((args.n + 10_000, 26)) < 0.5, -1.0, 1.0).astype(np.float32)
     y = X[:, :5].sum(1) * 0.1 + rng.normal(0, 0.05, len(X))
     peak = matmul_gflops() if args.device in ("auto", "cpu") and not torch.cuda.is_available() else None
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
-          f"compile {args.compile}"
-          + (f"; float32 matmul peak {peak:.0f} GFLOP/s" if peak else ""))
-    print(f"{'K':>6} {'s/epoch':>9} {'samples/s':>11} {'GFLOP/s':>9} {'floor (s)':>10} "
-          f"{'x floor':>8} {'vs reference':>13}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
+        f"compile {args.compile}" + (f"; float32 matmul peak {peak:.0f} GFLOP/s" if peak else "")
+    )
+    print(
+        f"{'K':>6} {'s/epoch':>9} {'samples/s':>11} {'GFLOP/s':>9} {'floor (s)':>10} "
+        f"{'x floor':>8} {'vs reference':>13}"
+    )
     for k in args.k:
         times = []
 
-        def progress(s):
+        def progress(s, times=times):
             times.append(s.elapsed)
 
         cfg = TrainConfig(max_epochs=args.epochs + 1, device=args.device, compile=args.compile)
-        train(X[:args.n], y[:args.n], X[args.n:], y[args.n:], k, cfg, progress=progress)
+        train(X[: args.n], y[: args.n], X[args.n :], y[args.n :], k, cfg, progress=progress)
         per_epoch = np.diff(times).min() if len(times) > 1 else times[0]
         flops = epoch_flops(args.n, k, 26)
         ref = REFERENCE_EPOCH_S.get(k)
         ratio = f"{ref / per_epoch:.1f}x faster" if ref else "-"
         floor = flops / (peak * 1e9) if peak else float("nan")
-        print(f"{k:>6} {per_epoch:>9.3f} {args.n / per_epoch:>11.0f} {flops / per_epoch / 1e9:>9.1f} "
-              f"{floor:>10.3f} {per_epoch / floor:>8.1f} {ratio:>13}")
+        print(
+            f"{k:>6} {per_epoch:>9.3f} {args.n / per_epoch:>11.0f} {flops / per_epoch / 1e9:>9.1f} "
+            f"{floor:>10.3f} {per_epoch / floor:>8.1f} {ratio:>13}"
+        )
 
 
 if __name__ == "__main__":

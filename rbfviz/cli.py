@@ -12,6 +12,7 @@ Examples::
 Ctrl-C during training or pruning stops the run within one epoch (or step) and still saves the
 best network found so far.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,6 @@ import signal
 import sys
 import threading
 from pathlib import Path
-
-import numpy as np
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -42,8 +41,10 @@ def _cancel_on_interrupt():
     def handler(signum, frame):
         if event.is_set():
             raise KeyboardInterrupt
-        print("\ninterrupted: stopping after this epoch and keeping the best model so far "
-              "(Ctrl-C again to abort)", file=sys.stderr)
+        print(
+            "\ninterrupted: stopping after this epoch and keeping the best model so far (Ctrl-C again to abort)",
+            file=sys.stderr,
+        )
         event.set()
 
     previous = signal.signal(signal.SIGINT, handler)
@@ -60,13 +61,13 @@ def _bar(total, desc, unit):
 
 
 def _load_data(args):
-    from rbfviz import datasets
+    from rbfviz.data import datasets
 
     if args.data:
         return datasets.load_barriers(args.data, surface=args.surface)
     if not args.surface:
         raise _CliError("give --data FILE, or --surface to train on generated data")
-    from rbfviz import barriers
+    from rbfviz.data import barriers
 
     bar = _bar(args.n, f"generating {{{args.surface}}} barriers", "rows")
 
@@ -82,7 +83,7 @@ def _load_data(args):
 
 
 def _distribution(args, large):
-    from rbfviz import expectations as ex
+    from rbfviz.core import expectations as ex
 
     name = args.distribution
     if name == "bernoulli":
@@ -90,8 +91,10 @@ def _distribution(args, large):
     if name == "bernoulli-observed":
         freq = (large.metadata.get("data") or {}).get("occupation_frequencies")
         if freq is None:
-            raise _CliError("the network's metadata holds no occupation frequencies of its "
-                            "training data; use --distribution bernoulli --q Q instead")
+            raise _CliError(
+                "the network's metadata holds no occupation frequencies of its "
+                "training data; use --distribution bernoulli --q Q instead"
+            )
         return ex.Bernoulli.from_frequencies(freq)
     if name == "uniform":
         return ex.Uniform(args.a, args.b)
@@ -102,7 +105,7 @@ def _distribution(args, large):
 
 # --------------------------------------------------------------------------- commands
 def cmd_generate(args):
-    from rbfviz import barriers, datasets
+    from rbfviz.data import barriers, datasets
 
     cfg = barriers.GeneratorConfig(relaxed=not args.unrelaxed)
     bar = _bar(args.n, f"generating {{{args.surface}}}", "rows")
@@ -113,25 +116,38 @@ def cmd_generate(args):
 
     with _cancel_on_interrupt() as cancel:
         try:
-            data = barriers.generate_dataset(args.surface, args.n, seed=args.seed, config=cfg,
-                                             progress=progress, cancel=cancel,
-                                             cache_dir=None if args.cache else False)
+            data = barriers.generate_dataset(
+                args.surface,
+                args.n,
+                seed=args.seed,
+                config=cfg,
+                progress=progress,
+                cancel=cancel,
+                cache_dir=None if args.cache else False,
+            )
         finally:
             bar.close()
     datasets.write_26d(data, args.out)
     d = data.describe()
-    print(f"wrote {len(data)} rows to {args.out}: barrier {d['y_mean']:.3f} ± {d['y_std']:.3f} eV, "
-          f"clipped at 0: {100 * data.metadata.get('clipped_fraction', 0):.1f} %")
+    print(
+        f"wrote {len(data)} rows to {args.out}: barrier {d['y_mean']:.3f} ± {d['y_std']:.3f} eV, "
+        f"clipped at 0: {100 * data.metadata.get('clipped_fraction', 0):.1f} %"
+    )
 
 
 def cmd_train(args):
-    from rbfviz.store import save_model
-    from rbfviz.train import TrainConfig, train_dataset
+    from rbfviz.core.store import save_model
+    from rbfviz.core.train import TrainConfig, train_dataset
 
     data = _load_data(args)
-    config = TrainConfig(batch_size=args.batch_size, max_epochs=args.max_epochs,
-                         device=args.device, seed=args.seed, learning_rate=args.lr,
-                         compile=args.compile)
+    config = TrainConfig(
+        batch_size=args.batch_size,
+        max_epochs=args.max_epochs,
+        device=args.device,
+        seed=args.seed,
+        learning_rate=args.lr,
+        compile=args.compile,
+    )
     bar = _bar(args.max_epochs, f"training K={args.centroids}", "epoch")
 
     def progress(s):
@@ -140,9 +156,16 @@ def cmd_train(args):
 
     with _cancel_on_interrupt() as cancel:
         try:
-            result = train_dataset(data, args.centroids, config, split_seed=args.split_seed,
-                                   n_train=args.n_train, n_val=args.n_val,
-                                   progress=progress, cancel=cancel)
+            result = train_dataset(
+                data,
+                args.centroids,
+                config,
+                split_seed=args.split_seed,
+                n_train=args.n_train,
+                n_val=args.n_val,
+                progress=progress,
+                cancel=cancel,
+            )
         finally:
             bar.close()
     model = result.model
@@ -150,14 +173,16 @@ def cmd_train(args):
     save_model(model, args.out)
     m = model.metadata["metrics"]
     status = " (cancelled: best so far)" if result.cancelled else ""
-    print(f"saved {args.out}{status}: {len(result.history)} epochs in {result.seconds:.1f} s, "
-          f"validation RMSE {m.get('val_rmse', float('nan')):.4f} eV, "
-          f"test RMSE {m.get('test_rmse', float('nan')):.4f} eV")
+    print(
+        f"saved {args.out}{status}: {len(result.history)} epochs in {result.seconds:.1f} s, "
+        f"validation RMSE {m.get('val_rmse', float('nan')):.4f} eV, "
+        f"test RMSE {m.get('test_rmse', float('nan')):.4f} eV"
+    )
 
 
 def cmd_prune(args):
-    from rbfviz.prune import PruneConfig, prune
-    from rbfviz.store import load_model, save_model
+    from rbfviz.core.prune import PruneConfig, prune
+    from rbfviz.core.store import load_model, save_model
 
     large = load_model(args.model)
     distribution = _distribution(args, large)
@@ -170,8 +195,16 @@ def cmd_prune(args):
 
     with _cancel_on_interrupt() as cancel:
         try:
-            result = prune(large, args.centroids, distribution, args.restarts, config=config,
-                           seed=args.seed, progress=progress, cancel=cancel)
+            result = prune(
+                large,
+                args.centroids,
+                distribution,
+                args.restarts,
+                config=config,
+                seed=args.seed,
+                progress=progress,
+                cancel=cancel,
+            )
         finally:
             bar.n = 100
             bar.close()
@@ -179,13 +212,15 @@ def cmd_prune(args):
     model.metadata["name"] = args.name or Path(args.out).stem
     save_model(model, args.out)
     scale = model.metadata.get("target_scale", 1.0)
-    print(f"saved {args.out}: pruning loss {result.loss:.4g} (√ = {math.sqrt(max(result.loss, 0)):.4f}, "
-          f"{math.sqrt(max(result.loss, 0)) * scale:.4f} eV) in {result.seconds:.1f} s; "
-          f"restarts: {', '.join(f'{v:.3g}' for v in sorted(result.losses))}")
+    print(
+        f"saved {args.out}: pruning loss {result.loss:.4g} (√ = {math.sqrt(max(result.loss, 0)):.4f}, "
+        f"{math.sqrt(max(result.loss, 0)) * scale:.4f} eV) in {result.seconds:.1f} s; "
+        f"restarts: {', '.join(f'{v:.3g}' for v in sorted(result.losses))}"
+    )
 
 
 def cmd_info(args):
-    from rbfviz.store import load_model
+    from rbfviz.core.store import load_model
 
     for path in args.models:
         model = load_model(path)
@@ -194,19 +229,23 @@ def cmd_info(args):
             print(json.dumps(meta, indent=2, default=str))
             continue
         print(f"{path}")
-        print(f"  kind {meta.get('kind')}, surface {meta.get('surface')}, "
-              f"K = {model.num_centroids}, D = {model.num_inputs}, γ = {model.gamma.item():.4g}")
+        print(
+            f"  kind {meta.get('kind')}, surface {meta.get('surface')}, "
+            f"K = {model.num_centroids}, D = {model.num_inputs}, γ = {model.gamma.item():.4g}"
+        )
         for key, value in (meta.get("metrics") or {}).items():
             print(f"  {key}: {value:.5g}" if isinstance(value, float) else f"  {key}: {value}")
         if meta.get("prune"):
             p = meta["prune"]
-            print(f"  pruned with {p['distribution']['name']}, {p.get('restarts')} restarts; "
-                  f"parent {str(meta.get('parent_hash'))[:12]}")
+            print(
+                f"  pruned with {p['distribution']['name']}, {p.get('restarts')} restarts; "
+                f"parent {str(meta.get('parent_hash'))[:12]}"
+            )
         print(f"  content hash {str(meta.get('content_hash'))[:12]}")
 
 
 def cmd_figures(args):
-    from rbfviz.export import write_figures
+    from rbfviz.viz.export import write_figures
 
     bar = _bar(None, "writing figures", "file")
 
@@ -216,8 +255,14 @@ def cmd_figures(args):
         bar.set_postfix_str(str(message)[:40])
 
     try:
-        paths = write_figures(args.model, args.out, dpi=args.dpi, formats=tuple(args.formats),
-                              transparent=args.transparent, progress=progress)
+        paths = write_figures(
+            args.model,
+            args.out,
+            dpi=args.dpi,
+            formats=tuple(args.formats),
+            transparent=args.transparent,
+            progress=progress,
+        )
     finally:
         bar.close()
     print(f"wrote {len(paths)} files to {args.out}")
@@ -226,8 +271,7 @@ def cmd_figures(args):
 def cmd_toy(args):
     from rbfviz import toy
 
-    result = toy.run_toy_example(args.out, restarts=args.restarts, seed=args.seed,
-                                 progress=print)
+    result = toy.run_toy_example(args.out, restarts=args.restarts, seed=args.seed, progress=print)
     for name, value in result.items():
         print(f"{name}: {value}")
 
@@ -235,19 +279,30 @@ def cmd_toy(args):
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rbfviz", description=__doc__.split("\n\n")[0],
+        prog="rbfviz",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run `rbfviz COMMAND --help` for each command's options and an example.")
+        epilog="Run `rbfviz COMMAND --help` for each command's options and an example.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name, func, help, example):
-        p = sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(func=func)
         return p
 
-    p = command("generate", cmd_generate, "generate physics-based Cu migration barriers (.26d)",
-                "rbfviz generate --surface 100 --n 200000 --out cu100.26d")
+    p = command(
+        "generate",
+        cmd_generate,
+        "generate physics-based Cu migration barriers (.26d)",
+        "rbfviz generate --surface 100 --n 200000 --out cu100.26d",
+    )
     p.add_argument("--surface", required=True, choices=["100", "110", "111"])
     p.add_argument("--n", type=int, default=200_000, help="number of rows (default 200000)")
     p.add_argument("--seed", type=int, default=0)
@@ -255,11 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", dest="cache", action="store_false", help="do not use the disk cache")
     p.add_argument("--out", required=True, help=".26d output (gzip if it ends in .gz)")
 
-    p = command("train", cmd_train, "train an RBFN with the paper's recipe",
-                "rbfviz train --surface 100 --n 110000 --centroids 1024 --out cu100.safetensors")
+    p = command(
+        "train",
+        cmd_train,
+        "train an RBFN with the paper's recipe",
+        "rbfviz train --surface 100 --n 110000 --centroids 1024 --out cu100.safetensors",
+    )
     p.add_argument("--data", help=".26d / .26d.gz / tgz / csv barrier file")
-    p.add_argument("--surface", choices=["100", "110", "111"],
-                   help="surface (picks the tarball member, or the generated surface without --data)")
+    p.add_argument(
+        "--surface",
+        choices=["100", "110", "111"],
+        help="surface (picks the tarball member, or the generated surface without --data)",
+    )
     p.add_argument("--n", type=int, default=120_000, help="generated rows without --data")
     p.add_argument("--data-seed", type=int, default=0, help="seed of generated data")
     p.add_argument("--centroids", "-k", type=int, required=True)
@@ -273,15 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--compile", action="store_true",
-                   help="fuse the training step with torch.compile (~10-20 s once; faster epochs)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="fuse the training step with torch.compile (~10-20 s once; faster epochs)",
+    )
 
-    p = command("prune", cmd_prune, "prune a trained RBFN to a few prototypes (Theorem 1)",
-                "rbfviz prune cu100.safetensors --centroids 16 --out cu100-m16.safetensors")
+    p = command(
+        "prune",
+        cmd_prune,
+        "prune a trained RBFN to a few prototypes (Theorem 1)",
+        "rbfviz prune cu100.safetensors --centroids 16 --out cu100-m16.safetensors",
+    )
     p.add_argument("model")
     p.add_argument("--centroids", "-m", type=int, default=16)
-    p.add_argument("--distribution", default="bernoulli",
-                   choices=["bernoulli", "bernoulli-observed", "uniform", "normal"])
+    p.add_argument(
+        "--distribution", default="bernoulli", choices=["bernoulli", "bernoulli-observed", "uniform", "normal"]
+    )
     p.add_argument("--q", type=float, default=0.5, help="Bernoulli P(+1)")
     p.add_argument("--a", type=float, default=-1.0, help="uniform lower bound")
     p.add_argument("--b", type=float, default=1.0, help="uniform upper bound")
@@ -293,13 +363,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--out", required=True)
 
-    p = command("info", cmd_info, "print a model file's metadata",
-                "rbfviz info assets/models/cu100-m16.safetensors")
+    p = command("info", cmd_info, "print a model file's metadata", "rbfviz info assets/models/cu100-m16.safetensors")
     p.add_argument("models", nargs="+")
     p.add_argument("--json", action="store_true")
 
-    p = command("figures", cmd_figures, "write publication figures and data for pruned networks",
-                "rbfviz figures --model a.safetensors b.safetensors --out figures/ --dpi 600")
+    p = command(
+        "figures",
+        cmd_figures,
+        "write publication figures and data for pruned networks",
+        "rbfviz figures --model a.safetensors b.safetensors --out figures/ --dpi 600",
+    )
     p.add_argument("--model", nargs="+", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--dpi", type=int, default=300)

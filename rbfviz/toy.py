@@ -14,6 +14,7 @@ Examples
 >>> x.shape, bool(np.all(np.abs(x) <= 4))
 ((10,), True)
 """
+
 from __future__ import annotations
 
 import math
@@ -22,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from rbfviz.expectations import Normal, Uniform
-from rbfviz.prune import prune
-from rbfviz.train import TrainConfig, train
+from rbfviz.core.expectations import Normal, Uniform
+from rbfviz.core.prune import prune
+from rbfviz.core.train import TrainConfig, train
 
 X_MIN, X_MAX = -4.0, 4.0
 
 
 def target_function(x):
     """y = exp(−x²) + 0.2 cos(4x)."""
-    return np.exp(-x**2) + 0.2 * np.cos(4 * x)
+    return np.exp(-(x**2)) + 0.2 * np.cos(4 * x)
 
 
 def toy_data(n: int = 1000, *, seed: int = 0):
@@ -41,8 +42,9 @@ def toy_data(n: int = 1000, *, seed: int = 0):
     return x, target_function(x)
 
 
-def run_toy_example(out_dir=None, *, restarts: int = 10, seed: int = 5, num_centroids: int = 100,
-                    num_pruned: int = 3, progress=None) -> dict:
+def run_toy_example(
+    out_dir=None, *, restarts: int = 10, seed: int = 5, num_centroids: int = 100, num_pruned: int = 3, progress=None
+) -> dict:
     """Train, prune twice, and (if ``out_dir`` is given) save models, curves and the figure.
 
     Returns a dict of the figures of merit: validation MSE of the large network and √loss of
@@ -55,14 +57,18 @@ def run_toy_example(out_dir=None, *, restarts: int = 10, seed: int = 5, num_cent
     val, tr = perm[:200], perm[200:]
     config = TrainConfig(patience=5, cooldown=5, seed=seed, standardize_targets=False)
     trained = train(x[tr, None], y[tr], x[val, None], y[val], num_centroids, config)
-    say(f"trained {num_centroids} centroids: {len(trained.history)} epochs, "
-        f"validation MSE {trained.best_val_mse:.3g} ({trained.seconds:.1f} s)")
+    say(
+        f"trained {num_centroids} centroids: {len(trained.history)} epochs, "
+        f"validation MSE {trained.best_val_mse:.3g} ({trained.seconds:.1f} s)"
+    )
     pruned = {}
     for label, dist in (("normal", Normal(0.0, 1.0)), ("uniform", Uniform(X_MIN, X_MAX))):
         result = prune(trained.model, num_pruned, dist, restarts, seed=seed)
         pruned[label] = result
-        say(f"pruned with {dist!r}: √loss {math.sqrt(max(result.loss, 0)):.4f} "
-            f"({result.iterations} iterations, {result.seconds:.1f} s)")
+        say(
+            f"pruned with {dist!r}: √loss {math.sqrt(max(result.loss, 0)):.4f} "
+            f"({result.iterations} iterations, {result.seconds:.1f} s)"
+        )
     summary = {
         "validation_mse": trained.best_val_mse,
         "epochs": len(trained.history),
@@ -81,12 +87,11 @@ def _save(out: Path, x, y, trained, pruned, summary):
 
     import pandas as pd
 
-    from rbfviz.store import save_model
+    from rbfviz.core.store import save_model
 
     out.mkdir(parents=True, exist_ok=True)
     grid = np.linspace(X_MIN - 2, X_MAX + 2, 1000)
-    curves = {"x": grid, "target": target_function(grid),
-              "rbfn_100": trained.model.predict(grid[:, None])}
+    curves = {"x": grid, "target": target_function(grid), "rbfn_100": trained.model.predict(grid[:, None])}
     for label, result in pruned.items():
         curves[f"pruned_{label}"] = result.model.predict(grid[:, None])
     pd.DataFrame(curves).to_csv(out / "toy_curves.csv", index=False)
@@ -96,16 +101,22 @@ def _save(out: Path, x, y, trained, pruned, summary):
         save_model(result.model, out / f"toy_pruned_{label}.safetensors")
     (out / "toy_summary.json").write_text(json.dumps(summary, indent=2))
     try:
-        from rbfviz.charts import toy_chart
-        from rbfviz.export import export_chart
+        from rbfviz.viz.charts import toy_chart
+        from rbfviz.viz.export import export_chart
 
-        chart = toy_chart(x, y, {"RBFN, 100 centroids": (grid, curves["rbfn_100"]),
-                                 "pruned, 3 centroids, N(0, 1)": (grid, curves["pruned_normal"]),
-                                 "pruned, 3 centroids, U(−4, 4)": (grid, curves["pruned_uniform"])},
-                          centroids={"pruned, 3 centroids, N(0, 1)":
-                                     pruned["normal"].model.centroids.detach().numpy()[:, 0],
-                                     "pruned, 3 centroids, U(−4, 4)":
-                                     pruned["uniform"].model.centroids.detach().numpy()[:, 0]})
+        chart = toy_chart(
+            x,
+            y,
+            {
+                "RBFN, 100 centroids": (grid, curves["rbfn_100"]),
+                "pruned, 3 centroids, N(0, 1)": (grid, curves["pruned_normal"]),
+                "pruned, 3 centroids, U(−4, 4)": (grid, curves["pruned_uniform"]),
+            },
+            centroids={
+                "pruned, 3 centroids, N(0, 1)": pruned["normal"].model.centroids.detach().numpy()[:, 0],
+                "pruned, 3 centroids, U(−4, 4)": pruned["uniform"].model.centroids.detach().numpy()[:, 0],
+            },
+        )
         for ext in ("png", "pdf"):
             export_chart(chart, out / f"toy_example.{ext}")
     except ImportError:  # the figure needs the plotting stack; the data are written anyway

@@ -1,5 +1,6 @@
 """Session-wide test setup: headless VTK, private cache and workspace folders, the dashboard
 server fixture and the pytest-playwright launch arguments for Debian's chromium."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,15 @@ os.environ.setdefault("RBFVIZ_CACHE_DIR", str(_TMP / "cache"))
 os.environ.setdefault("RBFVIZ_WORKSPACE", str(_TMP / "workspace"))
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -49,8 +57,15 @@ def serve_app():
 
     def _serve(factory):
         port = _free_port()
-        srv = pn.serve(factory, port=port, address="127.0.0.1", show=False, threaded=True,
-                       websocket_origin=[f"127.0.0.1:{port}"], websocket_max_message_size=100 * 2**20)
+        srv = pn.serve(
+            factory,
+            port=port,
+            address="127.0.0.1",
+            show=False,
+            threaded=True,
+            websocket_origin=[f"127.0.0.1:{port}"],
+            websocket_max_message_size=100 * 2**20,
+        )
         for _ in range(300):  # wait until it listens
             try:
                 socket.create_connection(("127.0.0.1", port), 0.5).close()
@@ -70,21 +85,30 @@ def make_tiny_networks(folder: Path, surfaces=("100", "110", "111"), k: int = 24
     """Write, per surface, a random 'trained' RBFN (K=k) and a 'pruned' one (M=m) built directly."""
     import torch
 
-    from rbfviz.model import RBFN
-    from rbfviz.store import content_hash, save_model
+    from rbfviz.core.model import RBFN
+    from rbfviz.core.store import content_hash, save_model
 
     folder.mkdir(parents=True, exist_ok=True)
     for n, surface in enumerate(surfaces):
         large = RBFN(26, k, seed=10 + n)
-        large.metadata.update(surface=surface, name=f"tiny trained {surface}", metrics={"test_rmse": 0.05 + 0.01 * n},
-                              data={"occupation_frequencies": [0.6] * 26})
+        large.metadata.update(
+            surface=surface,
+            name=f"tiny trained {surface}",
+            metrics={"test_rmse": 0.05 + 0.01 * n},
+            data={"occupation_frequencies": [0.6] * 26},
+        )
         save_model(large, folder / f"trained-{surface}.safetensors")
         small = RBFN(26, m, seed=20 + n)
         with torch.no_grad():
             small.centroids.mul_(1.5)
             small.weights.copy_(torch.linspace(-1.0, 1.0, m))
-        small.metadata.update(kind="pruned", surface=surface, name=f"tiny pruned {surface}", parent_hash=content_hash(large),
-                              prune={"distribution": "Bernoulli(q=0.5)", "loss": 0.01 * (n + 1), "restarts": 1})
+        small.metadata.update(
+            kind="pruned",
+            surface=surface,
+            name=f"tiny pruned {surface}",
+            parent_hash=content_hash(large),
+            prune={"distribution": "Bernoulli(q=0.5)", "loss": 0.01 * (n + 1), "restarts": 1},
+        )
         save_model(small, folder / f"pruned-{surface}.safetensors")
     return folder
 

@@ -4,6 +4,7 @@ Each column shows the prototype of the chosen rank (1 = largest |β|) of one net
 scene; the cameras are linked in the browser, so turning one turns all.  Below, the site-opacity
 chart of all chosen networks on one axis (paper Figure 5).
 """
+
 from __future__ import annotations
 
 import panel as pn
@@ -50,7 +51,7 @@ class Comparison(param.Parameterized):
 
     def prototype(self, key: str):
         """(values (26,), β in eV, stored index) of the prototype of rank :attr:`rank`, or None."""
-        from rbfviz.prototypes import as_prototypes, weight_order
+        from rbfviz.viz.prototypes import as_prototypes, weight_order
 
         p = as_prototypes(self.state.entry(key).model)
         order = weight_order(p.weights_ev)
@@ -69,8 +70,13 @@ class CompareView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         c = self.comparison
-        self._choice = pn.widgets.MultiChoice(name="Networks", options=c.choices(), value=list(c.networks),
-                                              max_items=MAX_COLUMNS, sizing_mode="stretch_width")
+        self._choice = pn.widgets.MultiChoice(
+            name="Networks",
+            options=c.choices(),
+            value=list(c.networks),
+            max_items=MAX_COLUMNS,
+            sizing_mode="stretch_width",
+        )
         self._choice.param.watch(lambda e: setattr(c, "networks", list(e.new)), "value")
         self._rank = pn.widgets.IntInput.from_param(c.param.rank, name="Prototype rank (1 = largest |β|)", width=220)
         self._columns = pn.Row(css_classes=["rbf-compare-columns"])
@@ -86,7 +92,7 @@ class CompareView(pn.viewable.Viewer):
         self._choice.value = list(c.networks)
 
     def _build(self, *events):
-        from rbfviz.scene import prototype_plotter
+        from rbfviz.viz.scenes import prototype_plotter
 
         c = self.comparison
         if not self.active or self._built == (tuple(c.networks), c.rank):
@@ -101,8 +107,13 @@ class CompareView(pn.viewable.Viewer):
                 columns.append(pn.Column(head, pn.pane.Markdown(f"has fewer than {c.rank} prototypes")))
                 continue
             values, beta, i = proto
-            pl = prototype_plotter(values, window_size=(SCENE_SIZE, SCENE_SIZE), legend=False, resolution=SCENE_RESOLUTION,
-                                   title=f"({entry.surface or '?'}) #{i + 1} β={beta:+.3f} eV")
+            pl = prototype_plotter(
+                values,
+                window_size=(SCENE_SIZE, SCENE_SIZE),
+                legend=False,
+                resolution=SCENE_RESOLUTION,
+                title=f"({entry.surface or '?'}) #{i + 1} β={beta:+.3f} eV",
+            )
             pane = vtk_pane(pl, SCENE_SIZE)
             if panes:  # same camera on the server, and linked cameras in the browser
                 pane.link_camera(panes[0])

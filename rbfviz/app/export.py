@@ -1,9 +1,10 @@
 """Export view: any figure of the app as PNG, PDF or SVG at a chosen DPI, as a browser download.
 
-Figures are made by the library (:mod:`rbfviz.charts`, :mod:`rbfviz.scene`) and written by
-:mod:`rbfviz.export` into a private temporary folder; the bytes go to the browser through
+Figures are made by the library (:mod:`rbfviz.viz.charts`, :mod:`rbfviz.viz.scenes`) and written by
+:mod:`rbfviz.viz.export` into a private temporary folder; the bytes go to the browser through
 ``pn.widgets.FileDownload``.  No path is ever chosen in the browser.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,8 @@ FIGURES = {
     "Prototype sheet, first 8 prototypes × 4 views (3D)": "sheet",
 }
 FORMATS = ["png", "pdf", "svg"]
-SCENE_FIGURES = ("prototype", "sheet")  # rbfviz.export writes 3D scenes as PNG or PDF only
-SCENE_WINDOW = (900, 900)  # px of one exported 3D scene (before DPI scaling in rbfviz.export)
+SCENE_FIGURES = ("prototype", "sheet")  # rbfviz.viz.export writes 3D scenes as PNG or PDF only
+SCENE_WINDOW = (900, 900)  # px of one exported 3D scene (before DPI scaling in rbfviz.viz.export)
 
 
 class ExportSettings(param.Parameterized):
@@ -35,7 +36,9 @@ class ExportSettings(param.Parameterized):
     figure = param.Selector(default="site_opacity", objects=list(FIGURES.values()), doc="The figure to export.")
     network = param.String(default="", doc="Key of the network the figure shows.")
     rank = param.Integer(default=1, bounds=(1, None), doc="Rank by |β| of the prototype (3D scene only).")
-    view = param.Selector(default="[031]", objects=["[110]", "[001]", "[1-10]", "[031]"], doc="Viewpoint (3D scene only).")
+    view = param.Selector(
+        default="[031]", objects=["[110]", "[001]", "[1-10]", "[031]"], doc="Viewpoint (3D scene only)."
+    )
     fmt = param.Selector(default="png", objects=FORMATS, doc="File format.")
     dpi = param.Integer(default=300, bounds=(50, 1200), doc="Resolution of raster output.")
     transparent = param.Boolean(default=False, doc="Transparent background.")
@@ -76,8 +79,9 @@ class ExportSettings(param.Parameterized):
 
     def _figure(self):
         """('chart', hv object) or ('plotter', pyvista.Plotter) for the chosen figure."""
-        from rbfviz import charts, scene
-        from rbfviz.prototypes import as_prototypes, weight_order
+        from rbfviz.viz import charts
+        from rbfviz.viz import scenes as scene
+        from rbfviz.viz.prototypes import as_prototypes, weight_order
 
         if not self.network:
             raise ValueError("no network to export; train, prune or upload one first")
@@ -95,13 +99,17 @@ class ExportSettings(param.Parameterized):
             if self.rank > len(order):
                 raise ValueError(f"the network has {len(order)} prototypes; got rank {self.rank}")
             i = int(order[self.rank - 1])
-            return "plotter", scene.prototype_plotter(p.centroids[i], view=self.view, window_size=SCENE_WINDOW,
-                                                      title=f"({i + 1}) β = {p.weights_ev[i]:+.3f} eV")
+            return "plotter", scene.prototype_plotter(
+                p.centroids[i],
+                view=self.view,
+                window_size=SCENE_WINDOW,
+                title=f"({i + 1}) β = {p.weights_ev[i]:+.3f} eV",
+            )
         return "plotter", scene.prototype_sheet(entry.model, per_sheet=8)[0]
 
     def render(self) -> bytes:
-        """Write the figure with :mod:`rbfviz.export` into a temporary folder and return the file's bytes."""
-        from rbfviz import export
+        """Write the figure with :mod:`rbfviz.viz.export` into a temporary folder and return the file's bytes."""
+        from rbfviz.viz import export
 
         if self.fmt not in self.formats():
             raise ValueError(f"{self.figure} can be exported as {' or '.join(self.formats())}; got {self.fmt!r}")
@@ -127,16 +135,24 @@ class ExportView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         s = self.settings
-        self._network = pn.widgets.Select(name="Network", options=s.choices(), value=s.network or None, width=420,
-                                          css_classes=["rbf-export-network"])
+        self._network = pn.widgets.Select(
+            name="Network", options=s.choices(), value=s.network or None, width=420, css_classes=["rbf-export-network"]
+        )
         self._network.param.watch(lambda e: setattr(s, "network", e.new or ""), "value")
         s.state.param.watch(self._on_networks, "networks")
-        self._download = pn.widgets.FileDownload(callback=self._bytes, filename=s.filename, button_type="primary",
-                                                 label="Download figure", css_classes=["rbf-export-download"])
+        self._download = pn.widgets.FileDownload(
+            callback=self._bytes,
+            filename=s.filename,
+            button_type="primary",
+            label="Download figure",
+            css_classes=["rbf-export-download"],
+        )
         self._message = pn.pane.Markdown("", css_classes=["rbf-export-message"])
         s.param.watch(self._on_settings, ["figure", "network", "rank", "view", "fmt"])
         s.param.watch(lambda e: setattr(self._message, "object", e.new), "message")
-        self._format = pn.widgets.RadioButtonGroup.from_param(s.param.fmt, name="Format", css_classes=["rbf-export-format"])
+        self._format = pn.widgets.RadioButtonGroup.from_param(
+            s.param.fmt, name="Format", css_classes=["rbf-export-format"]
+        )
         s.param.watch(self._on_figure, "figure")
 
     def _on_figure(self, event):
@@ -164,15 +180,21 @@ class ExportView(pn.viewable.Viewer):
         s = self.settings
         w = pn.widgets
         return pn.Column(
-            pn.pane.Markdown("### Export a figure\nCharts are drawn with matplotlib (PNG, or vector PDF/SVG); 3D scenes are "
-                             "rendered off-screen (PNG, or a PDF page embedding the PNG)."),
+            pn.pane.Markdown(
+                "### Export a figure\nCharts are drawn with matplotlib (PNG, or vector PDF/SVG); 3D scenes are "
+                "rendered off-screen (PNG, or a PDF page embedding the PNG)."
+            ),
             w.RadioBoxGroup.from_param(s.param.figure, options=FIGURES, name="Figure"),
             self._network,
-            pn.Row(w.IntInput.from_param(s.param.rank, name="Prototype rank", width=140),
-                   w.Select.from_param(s.param.view, name="Viewpoint", width=140)),
-            pn.Row(self._format,
-                   w.IntInput.from_param(s.param.dpi, name="DPI", width=120, css_classes=["rbf-export-dpi"]),
-                   w.Checkbox.from_param(s.param.transparent, name="Transparent background")),
+            pn.Row(
+                w.IntInput.from_param(s.param.rank, name="Prototype rank", width=140),
+                w.Select.from_param(s.param.view, name="Viewpoint", width=140),
+            ),
+            pn.Row(
+                self._format,
+                w.IntInput.from_param(s.param.dpi, name="DPI", width=120, css_classes=["rbf-export-dpi"]),
+                w.Checkbox.from_param(s.param.transparent, name="Transparent background"),
+            ),
             self._download,
             self._message,
         )

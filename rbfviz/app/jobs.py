@@ -4,6 +4,7 @@ The worker sets params of the job (``fraction``, ``status``, ...) from its own t
 moves the resulting widget updates onto the session's event loop, so the page stays responsive.
 Tests call :meth:`Job.wait` to run a job to completion synchronously.
 """
+
 from __future__ import annotations
 
 import threading

@@ -10,23 +10,24 @@ Examples
 >>> type(app.__panel__()).__name__
 'Column'
 """
+
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X attempt on headless servers
 
-import panel as pn  # noqa: E402
-import param  # noqa: E402
+import panel as pn
+import param
 
-from rbfviz.app.compare import Comparison, CompareView  # noqa: E402
-from rbfviz.app.export import ExportSettings, ExportView  # noqa: E402
-from rbfviz.app.networks import NetworksView  # noqa: E402
-from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView  # noqa: E402
-from rbfviz.app.prune import PruneTask, PruneView  # noqa: E402
-from rbfviz.app.state import AppState  # noqa: E402
-from rbfviz.app.train import TrainTask, TrainView  # noqa: E402
-from rbfviz.app.workspace import Workspace  # noqa: E402
+from rbfviz.app.compare import CompareView, Comparison
+from rbfviz.app.export import ExportSettings, ExportView
+from rbfviz.app.networks import NetworksView
+from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
+from rbfviz.app.prune import PruneTask, PruneView
+from rbfviz.app.state import AppState
+from rbfviz.app.train import TrainTask, TrainView
+from rbfviz.app.workspace import Workspace
 
 # --------------------------------------------------------------------------- constants
 EXTENSIONS = ("vtk", "tabulator")

@@ -3,6 +3,7 @@
 Bundled networks (``assets/models``) are read-only; networks trained, pruned or uploaded in the
 app live in the workspace folder and can be deleted.  All logic is in :class:`rbfviz.app.state.AppState`.
 """
+
 from __future__ import annotations
 
 import panel as pn
@@ -19,8 +20,14 @@ class NetworksView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self._table = pn.widgets.Tabulator(
-            self.state.table(), disabled=True, selectable=1, show_index=False, sizing_mode="stretch_width",
-            hidden_columns=["key"], max_height=420, css_classes=["rbf-networks-table"],
+            self.state.table(),
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            sizing_mode="stretch_width",
+            hidden_columns=["key"],
+            max_height=420,
+            css_classes=["rbf-networks-table"],
         )
         self._upload = pn.widgets.FileInput(accept=".safetensors,.gz,.pt,.pth,.bin", css_classes=["rbf-model-upload"])
         self._upload.param.watch(self._on_upload, "value")
@@ -67,12 +74,20 @@ class NetworksView(pn.viewable.Viewer):
     def __panel__(self):
         limit = MAX_UPLOAD_BYTES // 2**20
         return pn.Column(
-            pn.pane.Markdown("### Networks\nBundled networks are read-only; networks made or uploaded here are saved "
-                             f"to the workspace `{self.state.workspace.path}`."),
+            pn.pane.Markdown(
+                "### Networks\nBundled networks are read-only; networks made or uploaded here are saved "
+                f"to the workspace `{self.state.workspace.path}`."
+            ),
             self._table,
-            pn.Row(pn.Column(pn.pane.Markdown(f"**Upload a model** (rbfviz .safetensors or the reference gzip state "
-                                              f"dict, ≤ {limit} MB)"), self._upload),
-                   pn.Column(pn.pane.Markdown("&nbsp;"), self._delete)),
+            pn.Row(
+                pn.Column(
+                    pn.pane.Markdown(
+                        f"**Upload a model** (rbfviz .safetensors or the reference gzip state dict, ≤ {limit} MB)"
+                    ),
+                    self._upload,
+                ),
+                pn.Column(pn.pane.Markdown("&nbsp;"), self._delete),
+            ),
             self._message,
             sizing_mode="stretch_width",
         )

@@ -5,6 +5,7 @@ A page of :data:`PER_PAGE` small vtk.js scenes (ordered by |β| or by index, eac
 its 26 values, and the network's site-opacity chart (Figure 5).  Scenes come from
 :func:`rbfviz.scene.prototype_plotter`; they are built only once the tab has been shown.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,14 +47,21 @@ def vtk_pane(plotter, size: int, **kwargs) -> pn.pane.VTK:
     """A vtk.js pane of an off-screen plotter's render window."""
     _match_web_camera(plotter)
     css = ["rbf-scene"] + list(kwargs.pop("css_classes", []))
-    return pn.pane.VTK(plotter.ren_win, width=size, height=size, orientation_widget=False,
-                       enable_keybindings=False, css_classes=css, **kwargs)
+    return pn.pane.VTK(
+        plotter.ren_win,
+        width=size,
+        height=size,
+        orientation_widget=False,
+        enable_keybindings=False,
+        css_classes=css,
+        **kwargs,
+    )
 
 
 def site_opacity_pane(models: dict, layout: str = "overlay", height: int = 360):
     """The library's site-opacity chart of ``models`` (label -> network) in a HoloViews pane."""
     try:
-        from rbfviz.charts import site_opacity_chart
+        from rbfviz.viz.charts import site_opacity_chart
     except ImportError as err:  # the chart module is optional for the rest of the view
         return pn.pane.Alert(f"Site-opacity chart unavailable: {err}", alert_type="warning")
     return pn.pane.HoloViews(site_opacity_chart(models, layout=layout), sizing_mode="stretch_width", height=height)
@@ -67,7 +75,9 @@ class PrototypeBrowser(param.Parameterized):
     order = param.Selector(default="weight", objects=["weight", "index"], doc="Order of the prototypes.")
     page = param.Integer(default=0, bounds=(0, None), doc="Page of PER_PAGE prototypes (0-based).")
     selected = param.Integer(default=0, bounds=(0, None), doc="Stored index (0-based) of the enlarged prototype.")
-    view = param.Selector(default="[031]", objects=["[110]", "[001]", "[1-10]", "[031]"], doc="Viewpoint of the large view.")
+    view = param.Selector(
+        default="[031]", objects=["[110]", "[001]", "[1-10]", "[031]"], doc="Viewpoint of the large view."
+    )
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -94,7 +104,7 @@ class PrototypeBrowser(param.Parameterized):
 
     def prototypes(self):
         """:class:`rbfviz.prototypes.Prototypes` of the chosen network, or None."""
-        from rbfviz.prototypes import as_prototypes
+        from rbfviz.viz.prototypes import as_prototypes
 
         if not self.network:
             return None
@@ -102,7 +112,7 @@ class PrototypeBrowser(param.Parameterized):
         return as_prototypes(entry.model, label=entry.label)
 
     def ordered(self) -> list[int]:
-        from rbfviz.prototypes import weight_order
+        from rbfviz.viz.prototypes import weight_order
 
         p = self.prototypes()
         return [] if p is None else [int(i) for i in weight_order(p.weights_ev, self.order)]
@@ -114,11 +124,11 @@ class PrototypeBrowser(param.Parameterized):
 
     def page_indices(self) -> list[int]:
         """Stored indices on the current page."""
-        return self.ordered()[self.page * PER_PAGE:(self.page + 1) * PER_PAGE]
+        return self.ordered()[self.page * PER_PAGE : (self.page + 1) * PER_PAGE]
 
     def values_table(self):
         """The chosen prototype's 26 values with their sites (from :func:`rbfviz.prototypes.prototype_table`)."""
-        from rbfviz.prototypes import prototype_table
+        from rbfviz.viz.prototypes import prototype_table
 
         df = prototype_table(self.state.entry(self.network).model)
         df = df[df["prototype"] == self.selected + 1]
@@ -134,8 +144,9 @@ class PrototypesView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         b = self.browser
-        self._network = pn.widgets.Select(name="Network", options=b.choices(), value=b.network or None, width=420,
-                                          css_classes=["rbf-proto-network"])
+        self._network = pn.widgets.Select(
+            name="Network", options=b.choices(), value=b.network or None, width=420, css_classes=["rbf-proto-network"]
+        )
         self._network.param.watch(lambda e: setattr(b, "network", e.new or ""), "value")
         self._order = pn.widgets.RadioButtonGroup.from_param(b.param.order, options=ORDERS, name="Order")
         self._prev = pn.widgets.Button(name="◀ previous 8", width=110)
@@ -147,9 +158,13 @@ class PrototypesView(pn.viewable.Viewer):
         self._view = pn.widgets.RadioButtonGroup.from_param(b.param.view, name="Viewpoint")
         self._detail_title = pn.pane.Markdown("")
         self._detail = pn.Column(width=DETAIL_SIZE, height=DETAIL_SIZE)
-        self._table = pn.widgets.Tabulator(disabled=True, show_index=False, height=DETAIL_SIZE, width=430,
-                                           formatters={"value": {"type": "money", "precision": 3},
-                                                       "opacity": {"type": "money", "precision": 2}})
+        self._table = pn.widgets.Tabulator(
+            disabled=True,
+            show_index=False,
+            height=DETAIL_SIZE,
+            width=430,
+            formatters={"value": {"type": "money", "precision": 3}, "opacity": {"type": "money", "precision": 2}},
+        )
         self._chart = pn.Column(sizing_mode="stretch_width")
         self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
         self._built = {}  # part -> the settings it was last built for (rebuild only on change)
@@ -171,16 +186,18 @@ class PrototypesView(pn.viewable.Viewer):
         if not self.active:
             return
         b = self.browser
-        for part, key, build in (("grid", (b.network, b.order, b.page), self._build_grid),
-                                 ("detail", (b.network, b.selected, b.view), self._build_detail),
-                                 ("strip", (b.network, b.selected), self._build_strip),
-                                 ("chart", b.network, self._build_chart)):
+        for part, key, build in (
+            ("grid", (b.network, b.order, b.page), self._build_grid),
+            ("detail", (b.network, b.selected, b.view), self._build_detail),
+            ("strip", (b.network, b.selected), self._build_strip),
+            ("chart", b.network, self._build_chart),
+        ):
             if self._built.get(part) != key:
                 self._built[part] = key
                 build()
 
     def _build_grid(self):
-        from rbfviz.scene import prototype_plotter
+        from rbfviz.viz.scenes import prototype_plotter
 
         b = self.browser
         p = b.prototypes()
@@ -189,18 +206,25 @@ class PrototypesView(pn.viewable.Viewer):
             self._page_label.object = ""
             return
         cards = []
-        for rank0, i in enumerate(b.page_indices(), start=b.page * PER_PAGE):
-            pl = prototype_plotter(p.centroids[i], window_size=(THUMB_SIZE, THUMB_SIZE), legend=False,
-                                   resolution=THUMB_RESOLUTION)
-            button = pn.widgets.Button(name=f"({i + 1})  β = {p.weights_ev[i]:+.3f} eV", width=THUMB_SIZE - 10,
-                                       button_type="light", css_classes=["rbf-proto-caption"])
+        for _rank0, i in enumerate(b.page_indices(), start=b.page * PER_PAGE):
+            pl = prototype_plotter(
+                p.centroids[i], window_size=(THUMB_SIZE, THUMB_SIZE), legend=False, resolution=THUMB_RESOLUTION
+            )
+            button = pn.widgets.Button(
+                name=f"({i + 1})  β = {p.weights_ev[i]:+.3f} eV",
+                width=THUMB_SIZE - 10,
+                button_type="light",
+                css_classes=["rbf-proto-caption"],
+            )
             button.on_click(lambda _, i=i: setattr(b, "selected", i))
             cards.append(pn.Column(vtk_pane(pl, THUMB_SIZE), button, margin=4))
         self._grid.objects = cards
-        self._page_label.object = f"page {b.page + 1} of {b.num_pages} · {len(p)} prototypes · click a caption to enlarge"
+        self._page_label.object = (
+            f"page {b.page + 1} of {b.num_pages} · {len(p)} prototypes · click a caption to enlarge"
+        )
 
     def _build_detail(self):
-        from rbfviz.scene import prototype_plotter
+        from rbfviz.viz.scenes import prototype_plotter
 
         b = self.browser
         p = b.prototypes()
@@ -208,8 +232,13 @@ class PrototypesView(pn.viewable.Viewer):
             self._detail.objects, self._detail_title.object = [], ""
             return
         i = b.selected
-        pl = prototype_plotter(p.centroids[i], view=b.view, window_size=(DETAIL_SIZE, DETAIL_SIZE),
-                               title=f"({i + 1}) β = {p.weights_ev[i]:+.3f} eV", resolution=DETAIL_RESOLUTION)
+        pl = prototype_plotter(
+            p.centroids[i],
+            view=b.view,
+            window_size=(DETAIL_SIZE, DETAIL_SIZE),
+            title=f"({i + 1}) β = {p.weights_ev[i]:+.3f} eV",
+            resolution=DETAIL_RESOLUTION,
+        )
         self._detail.objects = [vtk_pane(pl, DETAIL_SIZE, css_classes=["rbf-proto-detail"])]
         self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · viewpoint {b.view}"
         self._table.value = b.values_table()
@@ -220,16 +249,24 @@ class PrototypesView(pn.viewable.Viewer):
 
         from PIL import Image
 
-        from rbfviz.lattice import VIEWPOINTS
-        from rbfviz.scene import render_prototype
+        from rbfviz.data.lattice import VIEWPOINTS
+        from rbfviz.viz.scenes import render_prototype
 
         b = self.browser
         p = b.prototypes()
         if p is None or b.selected >= len(p):
             self._strip.object = None
             return
-        images = [render_prototype(p.centroids[b.selected], view=v, window_size=(STRIP_SIZE, STRIP_SIZE), legend=False,
-                                   resolution=DETAIL_RESOLUTION) for v in VIEWPOINTS]
+        images = [
+            render_prototype(
+                p.centroids[b.selected],
+                view=v,
+                window_size=(STRIP_SIZE, STRIP_SIZE),
+                legend=False,
+                resolution=DETAIL_RESOLUTION,
+            )
+            for v in VIEWPOINTS
+        ]
         buf = io.BytesIO()
         Image.fromarray(np.concatenate(images, axis=1)).save(buf, format="PNG")
         self._strip.object = buf.getvalue()

@@ -1,8 +1,9 @@
 """Prune view: reduce a trained network to M prototypes (paper §2.3, eq. 5) on a worker thread.
 
 :class:`PruneTask` holds the settings, builds the input distribution from
-:mod:`rbfviz.expectations` and runs :func:`rbfviz.prune.prune`; :class:`PruneView` only shows it.
+:mod:`rbfviz.core.expectations` and runs :func:`rbfviz.prune.prune`; :class:`PruneView` only shows it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,15 +21,17 @@ DISTRIBUTIONS = {
     "Uniform on [-1, 1]": "uniform",
     "Normal, mean 0, std 1": "normal",
 }
-NO_DATA_NOTE = ("The observed-frequency Bernoulli needs the per-site occupation frequencies of the data the network "
-                "was trained on. They are known for networks trained in this session and for model files that record "
-                "them (metadata data.occupation_frequencies); this network has neither. Pick another distribution, "
-                "or train the network here first.")
+NO_DATA_NOTE = (
+    "The observed-frequency Bernoulli needs the per-site occupation frequencies of the data the network "
+    "was trained on. They are known for networks trained in this session and for model files that record "
+    "them (metadata data.occupation_frequencies); this network has neither. Pick another distribution, "
+    "or train the network here first."
+)
 
 
 def make_distribution(choice: str, frequencies=None):
     """The expectation object for a choice of :data:`DISTRIBUTIONS` (values), from the library."""
-    from rbfviz import expectations as ex
+    from rbfviz.core import expectations as ex
 
     if choice == "bernoulli":
         return ex.Bernoulli(0.5)
@@ -50,11 +53,17 @@ class PruneTask(Job):
     state = param.ClassSelector(class_=AppState, doc="The session's networks; the result is added here.")
     network = param.String(default="", doc="Key of the trained network to prune.")
     num_prototypes = param.Integer(default=16, bounds=(1, 1024), doc="M, the number of prototypes.")
-    distribution = param.Selector(default="bernoulli", objects=list(DISTRIBUTIONS.values()), doc="Input distribution of eq. (5).")
+    distribution = param.Selector(
+        default="bernoulli", objects=list(DISTRIBUTIONS.values()), doc="Input distribution of eq. (5)."
+    )
     restarts = param.Integer(default=10, bounds=(1, 1000), doc="Random restarts; the best is kept.")
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the restarts.")
-    optimizer = param.Selector(default="lbfgs", objects=["lbfgs", "adam"], doc="L-BFGS (fast) or the paper's Adam schedule.")
-    max_iterations = param.Integer(default=1000, bounds=(1, None), doc="Cap on optimiser iterations (L-BFGS default 1000).")
+    optimizer = param.Selector(
+        default="lbfgs", objects=["lbfgs", "adam"], doc="L-BFGS (fast) or the paper's Adam schedule."
+    )
+    max_iterations = param.Integer(
+        default=1000, bounds=(1, None), doc="Cap on optimiser iterations (L-BFGS default 1000)."
+    )
     observed_available = param.Boolean(default=False, doc="Whether the chosen network's training data is known.")
     note = param.String(default="", doc="Why an option is unavailable, or a hint.")
 
@@ -76,7 +85,7 @@ class PruneTask(Job):
             self.note = "No trained network yet: train one or upload one first."
 
     def _run(self, cancel: threading.Event) -> str:
-        from rbfviz.prune import PruneConfig, prune
+        from rbfviz.core.prune import PruneConfig, prune
 
         if not self.network:
             raise ValueError("choose a trained network first")
@@ -87,13 +96,16 @@ class PruneTask(Job):
             raise ValueError(f"M must be smaller than the network's K = {large.centroids.shape[0]}; got {m}")
 
         def progress(p):
-            self.param.update(fraction=min(max(float(p.fraction), 0.0), 1.0),
-                              status=f"iteration {p.iteration}: best loss {p.loss:.4g}")
+            self.param.update(
+                fraction=min(max(float(p.fraction), 0.0), 1.0),
+                status=f"iteration {p.iteration}: best loss {p.loss:.4g}",
+            )
 
         self.status = f"pruning to M={m} with {self.restarts} restarts…"
         config = PruneConfig(optimizer=self.optimizer, max_iterations=self.max_iterations)
-        result = prune(large, m, distribution, self.restarts, config=config, seed=self.seed, progress=progress,
-                       cancel=cancel)
+        result = prune(
+            large, m, distribution, self.restarts, config=config, seed=self.seed, progress=progress, cancel=cancel
+        )
         key = self.state.add(result.model, "session", save=True)
         self.param.update(cancelled=bool(result.cancelled), result_key=key)
         self.state.focus = key
@@ -110,12 +122,19 @@ class PruneView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         t = self.task
-        self._network = pn.widgets.Select(name="Trained network", options=t.state.options("trained"), value=t.network or None,
-                                          width=420, css_classes=["rbf-prune-network"])
+        self._network = pn.widgets.Select(
+            name="Trained network",
+            options=t.state.options("trained"),
+            value=t.network or None,
+            width=420,
+            css_classes=["rbf-prune-network"],
+        )
         self._network.param.watch(lambda e: setattr(t, "network", e.new or ""), "value")
         t.state.param.watch(self._on_networks, "networks")
         self._start = pn.widgets.Button(name="Start pruning", button_type="primary", css_classes=["rbf-prune-start"])
-        self._cancel = pn.widgets.Button(name="Cancel", button_type="warning", disabled=True, css_classes=["rbf-prune-cancel"])
+        self._cancel = pn.widgets.Button(
+            name="Cancel", button_type="warning", disabled=True, css_classes=["rbf-prune-cancel"]
+        )
         self._start.on_click(lambda _: t.start())
         self._cancel.on_click(lambda _: t.cancel())
         self._progress = pn.indicators.Progress(value=0, max=1000, width=400, css_classes=["rbf-prune-progress"])
@@ -145,12 +164,16 @@ class PruneView(pn.viewable.Viewer):
         settings = pn.Card(
             self._network,
             w.IntInput.from_param(t.param.num_prototypes, name="M (prototypes)", css_classes=["rbf-m"]),
-            pn.pane.Markdown("**Input distribution**"), dist, self._note,
+            pn.pane.Markdown("**Input distribution**"),
+            dist,
+            self._note,
             w.IntInput.from_param(t.param.restarts, name="Restarts", css_classes=["rbf-restarts"]),
             w.IntInput.from_param(t.param.seed, name="Seed"),
             w.Select.from_param(t.param.optimizer, name="Optimiser"),
             w.IntInput.from_param(t.param.max_iterations, name="Max iterations", css_classes=["rbf-prune-maxit"]),
-            title="Pruning (paper §2.3)", collapsible=False, width=460,
+            title="Pruning (paper §2.3)",
+            collapsible=False,
+            width=460,
         )
         run = pn.Column(pn.Row(self._start, self._cancel), self._progress, self._status)
         return pn.Row(settings, run)

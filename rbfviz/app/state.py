@@ -11,6 +11,7 @@ Examples
 >>> state.table().empty
 True
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -97,7 +98,7 @@ class NetworkEntry:
 
 def model_key(model) -> str:
     """The content hash that identifies a network in the app."""
-    from rbfviz.store import content_hash
+    from rbfviz.core.store import content_hash
 
     return content_hash(model)
 
@@ -116,13 +117,15 @@ def _check_size(filename: str, data) -> bytes:
     if not data:
         raise UploadError(f"{filename}: the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadError(f"{filename}: {len(data) / 2**20:.1f} MB is larger than the {MAX_UPLOAD_BYTES // 2**20} MB limit")
+        raise UploadError(
+            f"{filename}: {len(data) / 2**20:.1f} MB is larger than the {MAX_UPLOAD_BYTES // 2**20} MB limit"
+        )
     return bytes(data)
 
 
 def read_uploaded_model(filename: str, data: bytes):
     """Load a model from uploaded bytes through :func:`rbfviz.store.load_model`; raises UploadError."""
-    from rbfviz.store import load_model
+    from rbfviz.core.store import load_model
 
     data = _check_size(filename, data)
     suffix = _suffix(filename, MODEL_UPLOAD_SUFFIXES)
@@ -138,7 +141,7 @@ def read_uploaded_model(filename: str, data: bytes):
 
 def read_uploaded_dataset(filename: str, data: bytes, surface: str | None = None):
     """Load barrier data from uploaded bytes through :func:`rbfviz.datasets.load_barriers`."""
-    from rbfviz.datasets import load_barriers
+    from rbfviz.data.datasets import load_barriers
 
     data = _check_size(filename, data)
     suffix = _suffix(filename, DATA_UPLOAD_SUFFIXES)
@@ -178,7 +181,7 @@ class AppState(param.Parameterized):
     def load_files(self) -> None:
         """Add the bundled networks, then those saved in the workspace."""
         from rbfviz.app.workspace import list_model_files
-        from rbfviz.store import load_model
+        from rbfviz.core.store import load_model
 
         errors = []
         bundled = Path(self.bundled_dir) if self.bundled_dir else bundled_models_dir()
@@ -225,7 +228,7 @@ class AppState(param.Parameterized):
         if ds is not None:
             return ds.occupation_frequencies()
         for k in self._lineage(key):
-            freqs = ((self.networks[k].metadata.get("data") or {}).get("occupation_frequencies"))
+            freqs = (self.networks[k].metadata.get("data") or {}).get("occupation_frequencies")
             if freqs is not None and len(freqs) > 0:
                 return freqs
         return None

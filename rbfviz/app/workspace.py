@@ -11,10 +11,12 @@ Examples
 >>> ws.model_files()
 []
 """
+
 from __future__ import annotations
 
 import os
 import re
+from importlib import resources
 from pathlib import Path
 
 import param
@@ -36,11 +38,11 @@ def default_workspace() -> Path:
 
 
 def bundled_models_dir() -> Path:
-    """``$RBFVIZ_MODELS`` or the repository's ``assets/models`` folder."""
+    """``$RBFVIZ_MODELS`` or the networks shipped inside the package (``rbfviz/bundled_models``)."""
     env = os.environ.get(MODELS_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "assets" / "models"
+    return Path(str(resources.files("rbfviz") / "bundled_models"))
 
 
 def model_file_name(metadata: dict, content_hash: str) -> str:
@@ -85,7 +87,7 @@ class Workspace(param.Parameterized):
 
     def save(self, model) -> Path:
         """Save ``model`` (atomically, via the library) under a name made from its metadata."""
-        from rbfviz.store import content_hash, save_model
+        from rbfviz.core.store import content_hash, save_model
 
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.path / model_file_name(dict(model.metadata), content_hash(model))

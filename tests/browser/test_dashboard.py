@@ -4,6 +4,7 @@ Each test serves a fresh app on a free 127.0.0.1 port with six tiny 'bundled' ne
 ``tests/conftest.py``) and a private workspace.  Screenshots of the main views are written to
 ``assets/screenshots/``.  Run with ``python -m pytest -m browser tests/browser``.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,11 @@ pytestmark = pytest.mark.browser
 
 # The README's screenshots are rewritten only on request (RBFVIZ_UPDATE_SCREENSHOTS=1); otherwise
 # the shots go to a temporary folder so a test run leaves the tracked files alone.
-SCREENSHOTS = (Path(__file__).resolve().parents[2] / "assets" / "screenshots"
-               if os.environ.get("RBFVIZ_UPDATE_SCREENSHOTS") == "1"
-               else Path(tempfile.gettempdir()) / "rbfviz-screenshots")
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "assets" / "screenshots"
+    if os.environ.get("RBFVIZ_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "rbfviz-screenshots"
+)
 VIEWPORT = {"width": 1300, "height": 900}
 
 
@@ -78,7 +81,8 @@ def text_of(page, css: str) -> str:
     """Visible text of a Panel component (its content lives in a shadow root)."""
     return page.locator(css).first.evaluate(
         "e => Array.from((e.shadowRoot || e).children).filter(c => !['STYLE', 'LINK'].includes(c.tagName))"
-        ".map(c => c.innerText).join(' ')")
+        ".map(c => c.innerText).join(' ')"
+    )
 
 
 def wait_for_text(page, css: str, needle: str, timeout_s: float = 60) -> str:
@@ -234,7 +238,8 @@ def test_export_downloads_png_and_pdf(app):
 def test_malformed_upload_shows_error(app):
     page = app
     page.locator(".rbf-model-upload input[type=file]").set_input_files(
-        files=[{"name": "broken.safetensors", "mimeType": "application/octet-stream", "buffer": b"\x00not a model" * 8}])
+        files=[{"name": "broken.safetensors", "mimeType": "application/octet-stream", "buffer": b"\x00not a model" * 8}]
+    )
     text = wait_for_text(page, ".rbf-networks-message", "broken.safetensors", 20)
     assert "not a usable model file" in text
     origins = page.locator(".rbf-networks-table .tabulator-cell[tabulator-field=origin]").all_inner_texts()
@@ -274,9 +279,22 @@ def test_launcher_serves_dashboard(page, tiny_models, tmp_path):
 
     port = _free_port()
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, str(root / "launch.py"), "--port", str(port), "--no-browser",
-                             "--workspace", str(tmp_path / "ws"), "--models", str(tiny_models)],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(root / "launch.py"),
+            "--port",
+            str(port),
+            "--no-browser",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "--models",
+            str(tiny_models),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -294,8 +312,13 @@ def test_launcher_serves_dashboard(page, tiny_models, tmp_path):
         print(f"launcher first paint: {first_paint:.1f} s")
         assert first_paint < 15
         # a second launcher on the same port refuses clearly instead of dying silently
-        out = subprocess.run([sys.executable, str(root / "launch.py"), "--port", str(port), "--no-browser"],
-                             cwd=root, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, str(root / "launch.py"), "--port", str(port), "--no-browser"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 2 and "in use" in out.stderr
     finally:
         proc.terminate()

@@ -1,0 +1,360 @@
+"""Statistics of RBF prototypes (centroids): the opacity rule and the data of Figure 5.
+
+Paper §3.2.2 (Figures 4, 5 and B.6-B.11): the 26 elements of a centroid Θ_i are drawn as
+spheres whose colour is the sign (red positive, blue negative) and whose opacity is
+proportional to the absolute value, fully opaque at ``|value| >= 2``.  Figure 5 plots, per
+lattice site, the mean of that opacity over the prototypes of a pruned network, normalised,
+with standard deviations as error bars.
+
+Everything here is pure numpy; a trained :class:`rbfviz.model.RBFN` is accepted through
+:func:`as_prototypes`, which only reads its ``centroids``, ``weights`` and ``metadata``.
+
+Examples
+--------
+>>> import numpy as np
+>>> opacity(np.array([0.0, -1.0, 3.0])).tolist()
+[0.0, 0.5, 1.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rbfviz.data.lattice import DEFAULT_SITES, SiteTable
+
+# --------------------------------------------------------------------------- constants
+OPACITY_THRESHOLD = 2.0  # |value| at which a site is drawn fully opaque (paper §3.2.2)
+NORMALIZATIONS = ("max", "sum", "none")
+
+# Colour coding shared by the 3D scenes and the charts (one place, so the figures agree).
+SIGN_COLORS = {"positive": (0.84, 0.09, 0.11), "negative": (0.10, 0.32, 0.85)}  # red / blue
+JUMP_COLORS = {"migrating": (0.97, 0.72, 0.05), "vacancy": (0.22, 0.22, 0.22)}  # gold / dark grey
+GROUP_COLORS = {  # Dark2 without its orange/yellow, so no group is mistaken for the gold atom
+    "C": "#1b9e77",
+    "I1": "#7570b3",
+    "F1": "#e7298a",
+    "P2": "#66a61e",
+    "Q2": "#a6761d",
+}
+
+
+# --------------------------------------------------------------------------- small pieces
+def _to_numpy(x) -> np.ndarray:
+    """A float64 numpy copy of an array or a torch tensor (without importing torch)."""
+    if hasattr(x, "detach"):  # torch.Tensor / nn.Parameter
+        x = x.detach().cpu().numpy()
+    return np.array(x, dtype=np.float64)
+
+
+def opacity(values, threshold: float = OPACITY_THRESHOLD) -> np.ndarray:
+    """Opacity of each value: ``min(|value| / threshold, 1)``.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Prototype elements, any shape.
+    threshold : float, default=2.0
+        Absolute value at which (and above which) a site is fully opaque.
+
+    Returns
+    -------
+    numpy.ndarray of float, same shape as ``values``, in [0, 1].
+
+    Examples
+    --------
+    >>> opacity([1.0, -2.0, 0.5], threshold=1.0).tolist()
+    [1.0, 1.0, 0.5]
+    """
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"`threshold` must be a positive finite number; got {threshold!r}")
+    return np.minimum(np.abs(np.asarray(values, dtype=np.float64)) / threshold, 1.0)
+
+
+def weight_order(weights, order: str = "weight") -> np.ndarray:
+    """Indices of the prototypes in display order.
+
+    Parameters
+    ----------
+    weights : array-like of float, shape (M,)
+        Output weights β_i.
+    order : {"weight", "index"}, default="weight"
+        ``"weight"`` sorts by decreasing ``|β_i|`` (stable, so ties keep index order);
+        ``"index"`` keeps the stored order.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (M,)
+
+    Examples
+    --------
+    >>> weight_order([0.1, -3.0, 2.0]).tolist()
+    [1, 2, 0]
+    >>> weight_order([0.1, -3.0, 2.0], order="index").tolist()
+    [0, 1, 2]
+    """
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if order == "weight":
+        return np.argsort(-np.abs(w), kind="stable")
+    if order == "index":
+        return np.arange(len(w))
+    raise ValueError(f"`order` must be 'weight' or 'index'; got {order!r}")
+
+
+@dataclass(frozen=True)
+class Prototypes:
+    """Centroids and output weights of one network, as plain arrays.
+
+    Attributes
+    ----------
+    centroids : numpy.ndarray, shape (M, D)
+        Θ, one prototype per row (D = 26 for the jump environment).
+    weights_ev : numpy.ndarray, shape (M,)
+        β in eV (model weights times ``metadata["target_scale"]``).
+    label : str
+        A short name for legends and file names (surface, name or "model").
+    surface : str or None
+        "100", "110", "111" or None.
+    """
+
+    centroids: np.ndarray
+    weights_ev: np.ndarray
+    label: str
+    surface: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.centroids)
+
+
+def as_prototypes(source, label: str | None = None) -> Prototypes:
+    """Read prototypes from an RBFN, an object with the same attributes, or plain arrays.
+
+    Parameters
+    ----------
+    source : RBFN, Prototypes, tuple, dict or object
+        * an :class:`rbfviz.model.RBFN` (or anything with ``centroids``, ``weights`` and an
+          optional ``metadata`` dict with ``target_scale``, ``surface``, ``name``);
+        * a tuple ``(centroids, weights)`` with weights already in eV;
+        * a dict with keys ``"centroids"`` and ``"weights"`` (eV) and optional ``"label"``,
+          ``"surface"``;
+        * a bare (M, D) array of centroids (weights then default to 1).
+    label : str, optional
+        Overrides the label found in the source.
+
+    Returns
+    -------
+    Prototypes
+
+    Examples
+    --------
+    >>> p = as_prototypes((np.ones((2, 26)), [0.5, -1.0]), label="toy")
+    >>> p.centroids.shape, p.weights_ev.tolist(), p.label
+    ((2, 26), [0.5, -1.0], 'toy')
+    """
+    if isinstance(source, Prototypes):
+        found = source
+    else:
+        meta, surface, name = {}, None, None
+        if isinstance(source, tuple):
+            if len(source) != 2:
+                raise ValueError(f"a tuple source must be (centroids, weights); got {len(source)} items")
+            centroids, weights, scale = source[0], source[1], 1.0
+        elif isinstance(source, dict):
+            if "centroids" not in source:
+                raise ValueError("a dict source needs a 'centroids' key (and 'weights' in eV)")
+            centroids = source["centroids"]
+            weights = source.get("weights", np.ones(len(source["centroids"])))
+            scale, surface, name = 1.0, source.get("surface"), source.get("label")
+        elif hasattr(source, "centroids"):
+            centroids = source.centroids
+            weights = getattr(source, "weights", None)
+            meta = dict(getattr(source, "metadata", None) or {})
+            scale = float(meta.get("target_scale") or 1.0)
+            surface = meta.get("surface")
+            name = meta.get("name")
+        else:
+            centroids, weights, scale = source, None, 1.0
+        c = _to_numpy(centroids)
+        if c.ndim != 2:
+            raise ValueError(f"centroids must have shape (M, D); got {c.shape}")
+        w = np.ones(len(c)) if weights is None else _to_numpy(weights).ravel() * scale
+        if w.shape != (len(c),):
+            raise ValueError(f"weights must have shape ({len(c)},) to match centroids {c.shape}; got {w.shape}")
+        if surface is not None:
+            surface = str(surface).strip("{}")
+        if name is None:
+            name = f"{{{surface}}}" if surface else "model"
+        found = Prototypes(c, w, str(name), surface)
+    if label is not None:
+        found = Prototypes(found.centroids, found.weights_ev, str(label), found.surface)
+    return found
+
+
+def _is_single(source) -> bool:
+    """True for one network given as arrays: an (M, D) array or a (centroids, weights) pair."""
+    if isinstance(source, np.ndarray):
+        return source.ndim == 2
+    if isinstance(source, tuple) and len(source) == 2:
+        try:
+            return np.ndim(_to_numpy(source[0])) == 2 and np.ndim(_to_numpy(source[1])) == 1
+        except (ValueError, TypeError):
+            return False
+    return False
+
+
+def as_prototype_list(models) -> list[Prototypes]:
+    """Prototypes of one or several networks, with unique labels.
+
+    Parameters
+    ----------
+    models : dict of str to model, list of models, or one model
+        A dict's keys become the labels.  One network may be any :func:`as_prototypes` source.
+
+    Returns
+    -------
+    list of Prototypes
+
+    Examples
+    --------
+    >>> [p.label for p in as_prototype_list([np.ones((2, 26)), (np.ones((1, 26)), [0.5])])]
+    ['model 1', 'model 2']
+    >>> [p.label for p in as_prototype_list({"{100}": np.ones((2, 26))})]
+    ['{100}']
+    """
+    if isinstance(models, dict):
+        items = [as_prototypes(m, label=str(k)) for k, m in models.items()]
+    elif isinstance(models, (list, tuple)) and not _is_single(models):
+        items = [as_prototypes(m) for m in models]
+    else:
+        items = [as_prototypes(models)]
+    if not items:
+        raise ValueError("`models` is empty; give at least one network")
+    labels = [p.label for p in items]
+    return [
+        as_prototypes(p, label=f"{p.label} {i + 1}") if labels.count(p.label) > 1 else p for i, p in enumerate(items)
+    ]
+
+
+def _prototypes(model_or_arrays) -> tuple[np.ndarray, np.ndarray, str]:
+    """(centroids (M, D) float64, weights in eV (M,), label) of any accepted source."""
+    p = as_prototypes(model_or_arrays)
+    return p.centroids, p.weights_ev, p.label
+
+
+# --------------------------------------------------------------------------- Figure 5 data
+def site_opacity_stats(
+    source,
+    *,
+    threshold: float = OPACITY_THRESHOLD,
+    normalize: str = "max",
+    sites: SiteTable = DEFAULT_SITES,
+) -> pd.DataFrame:
+    """Per-site mean absolute opacity over a network's prototypes (paper Figure 5).
+
+    Parameters
+    ----------
+    source : RBFN, tuple, dict or array
+        Anything :func:`as_prototypes` accepts.
+    threshold : float, default=2.0
+        Opacity threshold, see :func:`opacity`.
+    normalize : {"max", "sum", "none"}, default="max"
+        Divide mean and std by the largest site mean ("max": the top site is 1), by the sum of
+        site means ("sum": the means add up to 1), or not at all.  The paper does not say which
+        normalisation it used; "max" is our choice.
+    sites : SiteTable, default=DEFAULT_SITES
+        Site coordinates and groups; its length must equal the prototype dimension.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per site with columns ``site`` (1-based), ``group``, ``x``, ``y``, ``z``
+        (a/2 units), ``mean``, ``std`` (normalised), ``raw_mean``, ``raw_std``, ``label``.
+
+    Examples
+    --------
+    >>> c = np.zeros((2, 26)); c[:, 0] = [2.0, -1.0]
+    >>> df = site_opacity_stats(c)
+    >>> df.loc[0, ["mean", "raw_mean"]].tolist()
+    [1.0, 0.75]
+    """
+    p = as_prototypes(source)
+    if p.centroids.shape[1] != sites.num_sites:
+        raise ValueError(
+            f"prototypes have {p.centroids.shape[1]} elements but the site table has {sites.num_sites} sites"
+        )
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"`normalize` must be one of {NORMALIZATIONS}; got {normalize!r}")
+    op = opacity(p.centroids, threshold)  # (M, 26)
+    mean, std = op.mean(axis=0), op.std(axis=0)  # (26,)
+    scale = {"max": mean.max(), "sum": mean.sum(), "none": 1.0}[normalize]
+    scale = scale if scale > 0 else 1.0
+    return pd.DataFrame(
+        {
+            "site": np.arange(1, sites.num_sites + 1),
+            "group": list(sites.groups),
+            "x": sites.coords[:, 0],
+            "y": sites.coords[:, 1],
+            "z": sites.coords[:, 2],
+            "mean": mean / scale,
+            "std": std / scale,
+            "raw_mean": mean,
+            "raw_std": std,
+            "label": p.label,
+        }
+    )
+
+
+def prototype_table(source, *, sites: SiteTable = DEFAULT_SITES, threshold: float = OPACITY_THRESHOLD) -> pd.DataFrame:
+    """Long table of every prototype element with its site's geometry (the CSV behind sheets).
+
+    Parameters
+    ----------
+    source : RBFN, tuple, dict or array
+        Anything :func:`as_prototypes` accepts.
+    sites : SiteTable, default=DEFAULT_SITES
+    threshold : float, default=2.0
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``prototype`` (1-based stored index), ``rank`` (1 = largest ``|β|``),
+        ``beta_ev``, ``site``, ``group``, ``x``, ``y``, ``z`` (a/2), ``x_A``, ``y_A``, ``z_A``
+        (Å), ``layer_100``, ``layer_110``, ``layer_111``, ``value``, ``opacity``.
+
+    Examples
+    --------
+    >>> df = prototype_table((np.zeros((3, 26)), [1.0, -2.0, 0.5]))
+    >>> len(df), int(df["rank"].iloc[0])
+    (78, 2)
+    """
+    p = as_prototypes(source)
+    m, d = p.centroids.shape
+    if d != sites.num_sites:
+        raise ValueError(f"prototypes have {d} elements but the site table has {sites.num_sites} sites")
+    rank = np.empty(m, dtype=np.int64)
+    rank[weight_order(p.weights_ev)] = np.arange(1, m + 1)
+    proto = np.repeat(np.arange(m), d)  # (M*26,)
+    site = np.tile(np.arange(d), m)  # (M*26,)
+    pos = sites.positions
+    df = pd.DataFrame(
+        {
+            "prototype": proto + 1,
+            "rank": rank[proto],
+            "beta_ev": p.weights_ev[proto],
+            "site": site + 1,
+            "group": np.asarray(sites.groups)[site],
+            "x": sites.coords[site, 0],
+            "y": sites.coords[site, 1],
+            "z": sites.coords[site, 2],
+            "x_A": pos[site, 0],
+            "y_A": pos[site, 1],
+            "z_A": pos[site, 2],
+        }
+    )
+    for s in ("100", "110", "111"):
+        df[f"layer_{s}"] = sites.layers(s)[site]
+    df["value"] = p.centroids.ravel()
+    df["opacity"] = opacity(df["value"].to_numpy(), threshold)
+    return df

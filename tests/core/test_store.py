@@ -1,0 +1,281 @@
+"""Model files: round trips, atomic writes, the reference format, and refusal of bad/hostile files."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save as st_save
+
+import rbfviz.core.store as store
+from rbfviz.core.model import RBFN
+from rbfviz.core.store import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ModelFileError,
+    content_hash,
+    load_model,
+    save_model,
+    save_reference_model,
+)
+
+
+def _params(net):
+    return {n: getattr(net, n).detach() for n in ("bias", "weights", "centroids", "log_gamma")}
+
+
+def _assert_same(a, b):
+    for n, t in _params(a).items():
+        u = _params(b)[n]
+        assert u.dtype == t.dtype and torch.equal(u, t), n
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_round_trip(tmp_path, dtype):
+    net = RBFN(26, 7, seed=1, dtype=dtype)
+    net.metadata.update(
+        surface="110",
+        name="net",
+        target_mean=0.9,
+        target_scale=0.3,
+        metrics={"test_rmse": 0.05, "bad": float("nan")},
+        tags=["a", "b"],
+        nested={"x": [1, 2.5]},
+    )
+    path = tmp_path / "sub" / "net.safetensors"
+    save_model(net, path)
+    back = load_model(path)
+    _assert_same(net, back)
+    X = np.random.default_rng(0).choice([-1.0, 1.0], (20, 26))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    want = json.loads(json.dumps(store._json_safe(net.metadata)))
+    assert back.metadata == want
+    assert back.metadata["metrics"]["bad"] is None  # NaN → null
+    assert back.metadata["content_hash"] == content_hash(net) == content_hash(back)
+    # bytes input works too
+    _assert_same(load_model(path.read_bytes()), net)
+
+
+def test_content_hash_identifies_parameters():
+    a, b = RBFN(3, 4, seed=0), RBFN(3, 4, seed=0)
+    assert content_hash(a) == content_hash(b)
+    with torch.no_grad():
+        b.weights[0] += 1e-6
+    assert content_hash(a) != content_hash(b)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "net.safetensors"
+    save_model(RBFN(3, 4, seed=0), path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(RBFN(3, 9, seed=1), path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["net.safetensors"]  # no temporary file left behind
+
+
+def test_reference_format_loads_and_predicts_identically(tmp_path):
+    net = RBFN(26, 5, seed=2)
+    path = tmp_path / "ref.pt.gz"
+    save_reference_model(net, path)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    back = load_model(path)
+    _assert_same(net, back)
+    X = np.random.default_rng(1).choice([-1.0, 1.0], (16, 26))
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    assert back.metadata["source"].startswith("reference:")
+
+
+# --------------------------------------------------------------------------- refusals
+def _crafted(tensors=None, meta=None, **header):
+    tensors = (
+        tensors
+        if tensors is not None
+        else {
+            "bias": torch.tensor(0.5),
+            "weights": torch.ones(3),
+            "centroids": torch.zeros(3, 2),
+            "log_gamma": torch.tensor(-1.0),
+        }
+    )
+    info = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "metadata": json.dumps(meta if meta is not None else {"kind": "trained"}),
+    }
+    info.update(header)
+    return st_save(tensors, metadata={k: v for k, v in info.items() if v is not None})
+
+
+def test_crafted_valid_file_loads():
+    net = load_model(_crafted())
+    assert net.num_centroids == 3 and net.num_inputs == 2 and float(net.bias.detach()) == 0.5
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "net.safetensors"
+    save_model(RBFN(26, 8, seed=0), path)
+    data = path.read_bytes()
+    for cut in (len(data) - 10, len(data) // 2, 5):
+        with pytest.raises(ModelFileError, match="truncated|not a valid safetensors"):
+            load_model(data[:cut])
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("weights", torch.ones(4), "`weights` must have shape"),
+        ("centroids", torch.zeros(3, 2, 1), "`centroids` must have shape"),
+        ("bias", torch.zeros(2), "`bias` must have shape"),
+        ("log_gamma", torch.zeros(2, 2), "`log_gamma` must have shape"),
+        ("weights", torch.ones(3, dtype=torch.int64), "floating-point"),
+        ("weights", torch.tensor([1.0, float("nan"), 0.0]), "`weights` contains NaN"),
+        ("centroids", torch.full((3, 2), float("inf")), "`centroids` contains NaN"),
+        ("log_gamma", torch.tensor(float("nan")), "`log_gamma` contains NaN"),
+    ],
+)
+def test_wrong_shapes_and_non_finite_tensors(key, value, match):
+    tensors = {
+        "bias": torch.tensor(0.5),
+        "weights": torch.ones(3),
+        "centroids": torch.zeros(3, 2),
+        "log_gamma": torch.tensor(-1.0),
+    }
+    tensors[key] = value
+    with pytest.raises(ModelFileError, match=match):
+        load_model(_crafted(tensors))
+
+
+def test_missing_tensor():
+    tensors = {"bias": torch.tensor(0.5), "weights": torch.ones(3), "centroids": torch.zeros(3, 2)}
+    with pytest.raises(ModelFileError, match="missing tensor.*log_gamma"):
+        load_model(_crafted(tensors))
+
+
+def test_foreign_format_tag():
+    with pytest.raises(ModelFileError, match="not an rbfviz model.*'someone-else'"):
+        load_model(_crafted(format="someone-else"))
+    with pytest.raises(ModelFileError, match="not an rbfviz model"):
+        load_model(st_save({"x": torch.zeros(2)}))  # no metadata at all
+
+
+def test_non_json_metadata():
+    data = st_save(
+        {
+            "bias": torch.tensor(0.5),
+            "weights": torch.ones(3),
+            "centroids": torch.zeros(3, 2),
+            "log_gamma": torch.tensor(-1.0),
+        },
+        metadata={"format": FORMAT_NAME, "format_version": "1", "metadata": "{not json"},
+    )
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        load_model(data)
+    with pytest.raises(ModelFileError, match="JSON object"):
+        load_model(_crafted(meta=[1, 2]))
+
+
+def test_newer_format_version():
+    with pytest.raises(ModelFileError, match=f"version {FORMAT_VERSION + 1} is newer"):
+        load_model(_crafted(format_version=str(FORMAT_VERSION + 1)))
+    with pytest.raises(ModelFileError, match="format version 'one' is not an integer"):
+        load_model(_crafted(format_version="one"))
+
+
+class _Hostile:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_gzip_torch_save_with_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    buf = io.BytesIO()
+    torch.save(
+        {
+            "alpha": torch.zeros(1),
+            "log_gamma": torch.zeros(1),
+            "beta": torch.ones(3),
+            "Z": torch.zeros(2, 3),
+            "evil": _Hostile(marker),
+        },
+        buf,
+    )
+    path = tmp_path / "evil.pt.gz"
+    path.write_bytes(gzip.compress(buf.getvalue()))
+    with pytest.raises(ModelFileError, match="refused to load"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 2, pickle.HIGHEST_PROTOCOL])
+def test_plain_pickle_is_refused(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"weights": _Hostile(marker)}, protocol=protocol))
+    with pytest.raises(ModelFileError) as info:
+        load_model(path)
+    if protocol >= 2:
+        assert "pickle" in str(info.value)
+    assert str(path) in str(info.value)
+    assert not marker.exists()
+
+
+def test_zip_torch_save_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    buf = io.BytesIO()
+    torch.save({"evil": _Hostile(marker)}, buf)
+    with pytest.raises(ModelFileError, match="never unpickles"):
+        load_model(buf.getvalue())
+    assert not marker.exists()
+
+
+def test_gzip_of_garbage_and_incomplete_reference(tmp_path):
+    with pytest.raises(ModelFileError, match="not a PyTorch state dict"):
+        load_model(gzip.compress(b"hello world"))
+    with pytest.raises(ModelFileError, match="corrupt or truncated"):
+        load_model(gzip.compress(b"x" * 1000)[:20])
+    buf = io.BytesIO()
+    torch.save({"alpha": torch.zeros(1), "beta": torch.ones(3)}, buf)
+    with pytest.raises(ModelFileError, match="lacks"):
+        load_model(gzip.compress(buf.getvalue()))
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.safetensors"
+    save_model(RBFN(3, 4, seed=0), path)
+    monkeypatch.setattr(store, "MAX_FILE_BYTES", 10)
+    with pytest.raises(ModelFileError, match="larger than"):
+        load_model(path)
+
+
+def test_header_length_starting_with_pickle_magic_still_loads(tmp_path):
+    """A safetensors header whose length's low byte is 0x80 is not mistaken for a pickle."""
+    import struct
+
+    net = RBFN(26, 4, seed=0)
+    for pad in range(256):  # vary the metadata length until the header length ends in 0x80
+        net.metadata["pad"] = "x" * pad
+        path = tmp_path / "net.safetensors"
+        save_model(net, path)
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.skip("could not produce a 0x80 header length")
+    assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
+    assert load_model(path).metadata["pad"] == net.metadata["pad"]

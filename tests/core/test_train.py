@@ -1,0 +1,300 @@
+"""Training: the plateau schedule against PyTorch's, recovery of a known RBFN, cancel, seeds."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from rbfviz.core.model import RBFN
+from rbfviz.core.train import PlateauSchedule, TrainConfig, mean_squared_error, train
+
+# --------------------------------------------------------------------------- schedule
+SEQUENCES = {
+    "improve": [5, 4, 3, 2, 1, 0.5, 0.25],
+    "plateau": [3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+    "mixed": [5, 4, 4, 4.5, 3.9, 3.9, 3.9, 3.9, 3.9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.9, 0.95],
+    "noisy": list(np.random.default_rng(0).uniform(0, 1, 60).cumsum()[::-1] % 3 + 1.0),
+}
+
+
+def _torch_lrs(values, lr, factor, patience, cooldown):
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt,
+        mode="min",
+        factor=factor,
+        patience=patience,
+        threshold=0.0,
+        threshold_mode="abs",
+        cooldown=cooldown,
+        min_lr=0.0,
+        eps=0.0,
+    )
+    lrs, bests = [], []
+    for v in values:
+        sched.step(v)
+        lrs.append(opt.param_groups[0]["lr"])
+        bests.append(sched.best)
+    return lrs, bests
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCES))
+@pytest.mark.parametrize("patience, cooldown", [(0, 0), (1, 0), (2, 1), (3, 2)])
+def test_plateau_schedule_matches_torch(name, patience, cooldown):
+    values = [float(v) for v in SEQUENCES[name]]
+    want_lrs, want_bests = _torch_lrs(values, 1.0, 0.5, patience, cooldown)
+    s = PlateauSchedule(lr=1.0, factor=0.5, patience=patience, cooldown=cooldown, min_lr=1e-30)
+    got_lrs, improved = [], []
+    best = float("inf")
+    for v in values:
+        improved.append(s.step(v))
+        got_lrs.append(s.lr)
+        assert improved[-1] == (v < best)
+        best = min(best, v)
+    assert got_lrs == pytest.approx(want_lrs, rel=1e-12)
+    assert s.best == want_bests[-1]
+
+
+def test_plateau_reduces_after_patience_plus_one_bad_steps():
+    s = PlateauSchedule(lr=1.0, factor=0.1, patience=2, cooldown=0, min_lr=1e-9)
+    assert s.step(1.0) is True
+    for _ in range(2):
+        s.step(1.0)
+        assert s.lr == 1.0  # two bad steps: still within patience
+    s.step(1.0)  # the third bad step reduces
+    assert s.lr == pytest.approx(0.1) and s.reductions == 1
+
+
+def test_plateau_cooldown_ignores_bad_steps():
+    s = PlateauSchedule(lr=1.0, factor=0.1, patience=0, cooldown=3, min_lr=1e-9)
+    s.step(1.0)
+    s.step(2.0)
+    assert s.lr == pytest.approx(0.1)
+    for _ in range(3):  # cool-down: no reduction
+        s.step(2.0)
+        assert s.lr == pytest.approx(0.1)
+    s.step(2.0)
+    assert s.lr == pytest.approx(0.01)
+
+
+def test_plateau_finished_below_min_lr():
+    s = PlateauSchedule(lr=1e-2, factor=0.1, patience=0, cooldown=0, min_lr=1e-4)
+    s.step(1.0)
+    s.step(1.0)
+    assert s.lr == pytest.approx(1e-3) and not s.finished
+    s.step(1.0)
+    assert s.lr == pytest.approx(1e-4) and not s.finished  # equal to the floor (rounded) is not below
+    s.step(1.0)
+    assert s.finished
+
+
+# --------------------------------------------------------------------------- training
+def _teacher_data(n=2000, noise=0.05, seed=0):
+    teacher = RBFN(2, 3, seed=11, dtype=torch.float64)
+    with torch.no_grad():
+        teacher.centroids.copy_(torch.tensor([[-1.0, -0.5], [0.8, 0.6], [0.0, 1.2]]))
+        teacher.weights.copy_(torch.tensor([1.5, -1.0, 0.8]))
+        teacher.bias.fill_(0.2)
+        teacher.log_gamma.fill_(np.log(1.5))
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, (n, 2))
+    clean = teacher(torch.from_numpy(X)).detach().numpy()
+    return X, clean + noise * rng.standard_normal(n), clean
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny batches run much faster single-threaded on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_training_recovers_a_known_rbfn(one_thread):
+    noise = 0.05
+    X, y, _ = _teacher_data(2600, noise)
+    Xt, yt, Xv, yv, Xs, ys = X[:2000], y[:2000], X[2000:2300], y[2000:2300], X[2300:], y[2300:]
+    cfg = TrainConfig(max_epochs=25, device="cpu", seed=1, patience=5, cooldown=2, learning_rate=2e-2)
+    result = train(Xt, yt, Xv, yv, 8, cfg)
+    rmse = float(np.sqrt(np.mean((result.model.predict(Xs) - ys) ** 2)))
+    assert rmse < 1.3 * noise, rmse  # the target's own spread is ~0.6: 1.3x the noise is a fit
+    assert result.best_val_mse == min(h.val_mse for h in result.history)
+    assert result.model.metadata["kind"] == "trained"
+    assert result.model.metadata["metrics"]["val_rmse"] == pytest.approx(
+        np.sqrt(result.best_val_mse) * result.model.metadata["target_scale"]
+    )
+
+
+def test_cancel_returns_best_so_far():
+    X, y, _ = _teacher_data(400)
+    cancel = threading.Event()
+    seen = []
+
+    def progress(stats):
+        seen.append(stats.epoch)
+        if stats.epoch == 2:
+            cancel.set()
+
+    result = train(
+        X[:300],
+        y[:300],
+        X[300:],
+        y[300:],
+        6,
+        TrainConfig(max_epochs=50, device="cpu"),
+        progress=progress,
+        cancel=cancel,
+    )
+    assert result.cancelled is True
+    assert len(result.history) == 3 and seen == [0, 1, 2]
+    assert result.model.metadata["train"]["cancelled"] is True
+    # the returned model is the best epoch's, not the last one's
+    m = result.model
+    Xv = torch.as_tensor(X[300:], dtype=torch.float32)
+    yv = ((torch.as_tensor(y[300:]) - m.metadata["target_mean"]) / m.metadata["target_scale"]).float()
+    assert mean_squared_error(m, Xv, yv) == pytest.approx(result.best_val_mse, rel=1e-5)
+    assert result.best_val_mse == min(h.val_mse for h in result.history)
+
+
+def test_cancel_callable_before_start():
+    X, y, _ = _teacher_data(200)
+    result = train(X[:150], y[:150], X[150:], y[150:], 4, TrainConfig(max_epochs=5, device="cpu"), cancel=lambda: True)
+    assert result.cancelled and result.history == []
+    assert result.model.num_centroids == 4
+
+
+def test_seeded_runs_are_reproducible():
+    X, y, _ = _teacher_data(300)
+    cfg = TrainConfig(max_epochs=3, device="cpu", seed=5)
+    a = train(X[:200], y[:200], X[200:], y[200:], 5, cfg).model
+    b = train(X[:200], y[:200], X[200:], y[200:], 5, cfg).model
+    c = train(X[:200], y[:200], X[200:], y[200:], 5, TrainConfig(max_epochs=3, device="cpu", seed=6)).model
+    for name in ("bias", "weights", "centroids", "log_gamma"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
+    assert not torch.equal(a.centroids, c.centroids)
+
+
+def test_standardisation_is_recorded():
+    X, y, _ = _teacher_data(200)
+    y = 3.0 + 10.0 * y
+    result = train(X[:150], y[:150], X[150:], y[150:], 4, TrainConfig(max_epochs=1, device="cpu"))
+    md = result.model.metadata
+    assert md["target_mean"] == pytest.approx(y[:150].mean())
+    assert md["target_scale"] == pytest.approx(y[:150].std())
+
+
+@pytest.mark.parametrize("which", ["X_train", "y_train", "X_val", "y_val"])
+def test_nan_inputs_rejected(which):
+    X, y, _ = _teacher_data(100)
+    args = {"X_train": X[:80].copy(), "y_train": y[:80].copy(), "X_val": X[80:].copy(), "y_val": y[80:].copy()}
+    args[which][3] = np.nan
+    with pytest.raises(ValueError, match=which):
+        train(
+            args["X_train"], args["y_train"], args["X_val"], args["y_val"], 3, TrainConfig(max_epochs=1, device="cpu")
+        )
+
+
+def test_shape_mismatches_rejected():
+    X, y, _ = _teacher_data(100)
+    with pytest.raises(ValueError, match="rows"):
+        train(X[:80], y[:70], X[80:], y[80:], 3, TrainConfig(max_epochs=1, device="cpu"))
+    with pytest.raises(ValueError, match="columns"):
+        train(X[:80], y[:80], X[80:, :1], y[80:], 3, TrainConfig(max_epochs=1, device="cpu"))
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainConfig(batch_size=0)
+
+
+def test_train_dataset_on_a_tiny_dataset():
+    datasets = pytest.importorskip("rbfviz.data.datasets")
+    from rbfviz.core.train import train_dataset
+
+    rng = np.random.default_rng(0)
+    X = rng.choice([-1.0, 1.0], (200, 26))
+    y = 0.5 + 0.1 * X[:, :3].sum(1) + 0.01 * rng.standard_normal(200)
+    ds = datasets.Dataset(X=X, y=y, surface="100", source="generated:test")
+    result = train_dataset(ds, 4, TrainConfig(max_epochs=2, device="cpu"), fractions=(0.6, 0.2))
+    md = result.model.metadata
+    assert md["surface"] == "100" and md["source"] == "generated:test"
+    assert md["data"]["n_train"] == 120 and md["data"]["n_val"] == 40 and md["data"]["n_test"] == 40
+    assert np.isfinite(md["metrics"]["test_rmse"]) and md["metrics"]["n_test"] == 40
+    assert len(md["data"]["occupation_frequencies"]) == 26
+
+
+def test_flat_adam_matches_torch_adam():
+    """FlatAdam is torch.optim.Adam with L2 weight decay, step for step (float64)."""
+    from rbfviz.core.train import FlatAdam
+
+    torch.manual_seed(0)
+    a = [
+        torch.randn(3, 2, dtype=torch.float64, requires_grad=True),
+        torch.randn((), dtype=torch.float64, requires_grad=True),
+    ]
+    b = [t.detach().clone().requires_grad_(True) for t in a]
+    ref = torch.optim.Adam(a, lr=1e-2, weight_decay=1e-3)
+    flat = FlatAdam(b, lr=1e-2, weight_decay=1e-3)
+    for step in range(25):
+        grads = [torch.sin(step + torch.arange(t.numel(), dtype=torch.float64)).reshape(t.shape) for t in a]
+        for t, g in zip(a, grads):
+            t.grad = g.clone()
+        ref.step()
+        flat.step(grads)
+        if step == 10:  # a learning-rate change takes effect like param_groups[0]["lr"]
+            ref.param_groups[0]["lr"] = flat.lr = 1e-3
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.detach(), y.detach(), rtol=1e-12, atol=1e-14)
+
+
+def test_squared_error_and_grads_matches_autograd():
+    from rbfviz.core.model import RBFN
+
+    net = RBFN(5, 7, seed=3, dtype=torch.float64)
+    X = torch.randn(11, 5, dtype=torch.float64)
+    y = torch.randn(11, dtype=torch.float64)
+    loss = ((net(X) - y) ** 2).sum()
+    loss.backward()
+    sse, grads = net.squared_error_and_grads(X, y)
+    assert float(sse) == pytest.approx(float(loss), rel=1e-13)
+    for g, p in zip(grads, (net.bias, net.weights, net.centroids, net.log_gamma)):
+        torch.testing.assert_close(g, p.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_trained_model_saves(tmp_path):
+    """Parameters trained as views of the optimiser's buffer are saved like any others."""
+    from rbfviz.core.store import load_model, save_model
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (100, 3))
+    y = X.sum(1)
+    model = train(X[:80], y[:80], X[80:], y[80:], 4, TrainConfig(max_epochs=2)).model
+    save_model(model, tmp_path / "m.safetensors")
+    np.testing.assert_allclose(load_model(tmp_path / "m.safetensors").predict(X), model.predict(X))
+
+
+def test_compiled_step_trains_like_the_eager_one(monkeypatch):
+    """TrainConfig(compile=True) gives the eager result (here torch.compile is replaced by a
+    stand-in that records the call, so the test needs no C++ compiler), and a compiler failure
+    falls back to eager training with a warning."""
+    import rbfviz.core.train as T
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (300, 3))
+    y = np.sin(X).sum(1)
+    eager = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3))
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(kw) or fn)
+    compiled = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3, compile=True))
+    assert calls == [{"dynamic": False}] * 2  # the gradient step and the Adam update
+    torch.testing.assert_close(compiled.model.centroids, eager.model.centroids)
+
+    def broken(fn, **kw):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="training eagerly"):
+        fallback = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3, compile=True))
+    torch.testing.assert_close(fallback.model.centroids, eager.model.centroids)
