@@ -56,6 +56,7 @@ FORMAT_NAME = "rbfviz-rbfn"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 512 * 2**20  # refuse anything larger before reading it
 MAX_DECOMPRESSED_BYTES = 256 * 2**20  # refuse a gzip model that expands beyond this
+MAX_HEADER_BYTES = 8 * 2**20  # a safetensors header: four tensors and at most 1 MiB of metadata JSON
 MAX_ABS_LOG_GAMMA = 40.0  # |log γ| above this overflows γ‖x − θ‖² (float32 max ≈ e^88.7)
 ORPHAN_AGE_SECONDS = 60.0  # a save's temporary file older than this belongs to a killed save
 _TMP_MARK = ".rbfviz-"  # temporary files are named .{target}.rbfviz-XXXXXXXX.tmp
@@ -277,10 +278,12 @@ def _load_safetensors(data: bytes, name: str) -> tuple[RBFN, ModelInfo]:
     if len(data) < 8:
         raise ModelFileError(f"{name}: file is truncated ({len(data)} bytes)")
     (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > len(data) - 8 or header_len > 100 * 2**20:
+    if header_len > len(data) - 8:
         raise ModelFileError(
             f"{name}: file is truncated or corrupt (header of {header_len} bytes in a {len(data)} byte file)"
         )
+    if header_len > MAX_HEADER_BYTES:
+        raise ModelFileError(f"{name}: header of {header_len} bytes is larger than the {MAX_HEADER_BYTES} byte limit")
     raw_header = data[8 : 8 + header_len]
     if json_depth(raw_header) > 4:  # {name: {"shape": [...]}}: deeper is not safetensors
         raise ModelFileError(f"{name}: not a valid safetensors file (header nested {json_depth(raw_header)} deep)")
@@ -383,12 +386,11 @@ def inspect_model(path) -> tuple[RBFN, ModelInfo]:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
     >>> net = RBFN(26, 4, seed=0)
-    >>> net.metadata["prune"] = "x"
-    >>> import warnings; warnings.simplefilter("ignore")
+    >>> net.metadata.update(name="demo", surface="110")
     >>> save_model(net, path)
     >>> model, info = inspect_model(path)
-    >>> info.kind, info.num_centroids, info.prune, info.warnings
-    ('trained', 4, None, ())
+    >>> info.kind, info.name, info.surface, info.num_centroids, info.warnings
+    ('trained', 'demo', '110', 4, ())
     """
     data, name = _read_bytes(path)
     if data[:2] == b"\x1f\x8b":

@@ -402,3 +402,17 @@ def test_a_killed_save_leaves_only_a_temp_file_that_the_next_save_removes(tmp_pa
     os.utime(orphans[0], (1e9, 1e9))
     save_model(RBFN(26, 4, seed=2), tmp_path / "another.safetensors")
     assert not orphans[0].exists()
+
+
+def test_oversized_header_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(store, "MAX_HEADER_BYTES", 100)
+    with pytest.raises(ModelFileError, match="header of .* bytes is larger than the 100 byte limit"):
+        load_model(_crafted())
+
+
+def test_deeply_nested_safetensors_header_is_refused():
+    import struct
+
+    header = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(ModelFileError, match="not a valid safetensors file .header nested 5001 deep"):
+        load_model(struct.pack("<Q", len(header)) + header)
