@@ -274,7 +274,8 @@ def _distribution(args, large):
     if name == "bernoulli":
         return ex.Bernoulli(args.q)
     if name == "bernoulli-observed":
-        freq = (large.metadata.get("data") or {}).get("occupation_frequencies")
+        data = large.info.data
+        freq = data.occupation_frequencies if data is not None else None
         if freq is None:
             raise _CliError(
                 "the network's metadata holds no occupation frequencies of its "
@@ -359,7 +360,7 @@ def cmd_train(args, cancel=None) -> int:
     model = result.model
     model.metadata["name"] = args.name or out.stem
     _save(model, out, "trained")
-    m = model.metadata.get("metrics") or {}
+    m = model.info.metrics
     status = " (cancelled: best so far)" if result.cancelled else ""
     print(
         f"saved {out}{status}: {len(result.history)} epochs in {result.seconds:.1f} s, "

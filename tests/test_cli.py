@@ -329,3 +329,19 @@ def test_info_prints_validated_metadata_and_warnings_never_a_traceback(tmp_path,
     assert cli.main(["info", "--json", str(odd)]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["kind"] == "pruned" and "metrics" not in record and len(record["warnings"]) >= 3
+
+
+def test_train_then_prune_with_observed_frequencies_and_cancelled_prune_keeps_out(tiny_data, tmp_path, capsys):
+    big = tmp_path / "big.safetensors"
+    assert cli.main(_train_args(tiny_data, big, "--max-epochs", "1")) == 0
+    small = tmp_path / "small.safetensors"
+    argv = ["prune", str(big), "-m", "2", "--restarts", "2", "--max-iterations", "5", "--out", str(small)]
+    assert cli.main([*argv, "--distribution", "bernoulli-observed"]) == 0
+    info = load_model(small).info
+    assert info.kind == "pruned" and info.parent_hash == load_model(big).info.content_hash
+    assert info.prune.distribution.name == "Bernoulli" and info.prune.config == PruneConfig(max_iterations=5)
+    before = small.read_bytes()
+    cancel = threading.Event()
+    cancel.set()
+    assert cli.main(argv, cancel=cancel) == cli.EXIT_CANCELLED
+    assert small.read_bytes() == before and "left unchanged" in capsys.readouterr().out

@@ -273,7 +273,7 @@ class DistributionInfo:
             warnings.append(f"metadata field `{prefix}`: expected an object with a `name`, got {_kind(value)}; dropped")
             return None
         name = value.get("name")
-        if not isinstance(name, str) or not 0 < len(name) <= MAX_KEY:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
             warnings.append(f"metadata field `{prefix}.name`: expected a short string, got {_kind(name)}; dropped")
             return None
         params = {}

@@ -242,7 +242,9 @@ def _check_predictions(net: RBFN, info: ModelInfo, name: str) -> None:
         raise ModelFileError(
             f"{name}: the network's predictions are not finite (overflow in `weights`, `centroids` or `log_gamma`)"
         )
-    if not np.isfinite(info.target_mean + info.target_scale * out.double().numpy()).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is what is being checked
+        physical = info.target_mean + info.target_scale * out.double().numpy()  # (P,)
+    if not np.isfinite(physical).all():
         raise ModelFileError(
             f"{name}: predictions in physical units overflow (metadata fields `target_mean`, `target_scale`)"
         )
