@@ -211,19 +211,19 @@ def _finite(v) -> float:
     return float(v)
 
 
-def _config_from(cls, values: Mapping, prefix: str, warnings: list[str]):
-    """A settings dataclass from saved values: fields checked one by one against the class's
-    field types (:func:`rbfviz.core.validate.config_fields`); ill-typed ones dropped (the class
-    default then applies).  Returns (config or None, the names it used)."""
+def _config_from(cls, values: Mapping, key_prefix: str, label_prefix: str, warnings: list[str]):
+    """A settings dataclass from saved values ``values[key_prefix + field]``: fields checked one by
+    one against the class's field types (:func:`rbfviz.core.validate.config_fields`); ill-typed
+    ones dropped (the class default then applies); None if the class refuses the combination."""
     kwargs = {}
     for f in config_fields(cls):
-        key = f"{prefix}{f.name}"
+        key = f"{key_prefix}{f.name}"
         if key not in values:
             continue
         try:
             kwargs[f.name] = f.check(values[key])
         except (TypeError, ValueError) as exc:
-            warnings.append(f"metadata field `{key}`: {exc}; dropped")
+            warnings.append(f"metadata field `{label_prefix}{key}`: {exc}; dropped")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -327,11 +327,12 @@ class TrainInfo:
         return {k: v for k, v in out.items() if v is not None}
 
     @classmethod
-    def parse(cls, value: Mapping, warnings: list[str]) -> TrainInfo:
+    def parse(cls, value: Mapping, warnings: list[str]) -> tuple[TrainInfo, dict]:
+        """The record and the fields it did not know (already reported in ``warnings``)."""
         r = _Reader(value, "train.", warnings)
         names = {f.name for f in config_fields(TrainConfig)}
         r.used |= names
-        config = _config_from(TrainConfig, value, "", _Prefixed(warnings, "train."))
+        config = _config_from(TrainConfig, value, "", "train.", warnings)
         return cls(
             config=config,
             epochs=r.integer("epochs"),
@@ -341,17 +342,6 @@ class TrainInfo:
             n_train=r.integer("n_train"),
             n_val=r.integer("n_val"),
         ), r.unknown()
-
-
-class _Prefixed(list):
-    """A warnings list that rewrites `field` names with a prefix before storing them."""
-
-    def __init__(self, target: list[str], prefix: str):
-        super().__init__()
-        self.target, self.prefix = target, prefix
-
-    def append(self, text: str) -> None:
-        self.target.append(text.replace("field `", f"field `{self.prefix}", 1))
 
 
 @dataclass(frozen=True)
@@ -391,7 +381,8 @@ class PruneInfo:
         return {k: _plain(v) for k, v in out.items() if v is not None}
 
     @classmethod
-    def parse(cls, value: Mapping, warnings: list[str]):
+    def parse(cls, value: Mapping, warnings: list[str]) -> tuple[PruneInfo, dict]:
+        """The record and the fields it did not know (already reported in ``warnings``)."""
         from rbfviz.core.prune import PruneConfig
 
         r = _Reader(value, "prune.", warnings)
@@ -405,7 +396,7 @@ class PruneInfo:
         r.used |= config_keys
         config = None
         if config_keys:
-            config = _config_from(PruneConfig, value, "config_", _Prefixed(warnings, "prune."))
+            config = _config_from(PruneConfig, value, "config_", "prune.", warnings)
             known = {f"config_{f.name}" for f in config_fields(PruneConfig)}
             r.used -= config_keys - known
         return cls(
@@ -437,7 +428,8 @@ class DataInfo:
         return {k: _plain(v) for k, v in dataclasses.asdict(self).items() if v is not None}
 
     @classmethod
-    def parse(cls, value: Mapping, warnings: list[str], num_inputs: int):
+    def parse(cls, value: Mapping, warnings: list[str], num_inputs: int) -> tuple[DataInfo, dict]:
+        """The record and the fields it did not know (already reported in ``warnings``)."""
         r = _Reader(value, "data.", warnings)
         return cls(
             split_seed=r.integer("split_seed", low=None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -193,14 +194,8 @@ def test_trained_and_pruned_networks_round_trip_through_the_typed_record(tmp_pat
     np.testing.assert_allclose(back.predict(X), small.predict(X), rtol=0, atol=0)
     # the typed view of a model in memory is the same record
     assert back.info == sinfo and ModelInfo.from_model(back) == sinfo
-    with pytest.raises(dataclasses_frozen_error()):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         sinfo.kind = "trained"  # frozen
-
-
-def dataclasses_frozen_error():
-    import dataclasses
-
-    return dataclasses.FrozenInstanceError
 
 
 def test_legacy_text_distribution_is_kept_as_a_name():
