@@ -190,7 +190,9 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def check_output(path, *, inputs=(), flag: str = "--out", folder: bool = False) -> Path:
     """Check an output path before any work: its folder exists, is a folder and is writable, it
-    is not a folder itself (or, with ``folder=True``, not a file), and it is none of ``inputs``.
+    is not a folder itself, and it is none of ``inputs``.  With ``folder=True`` the path is a
+    folder to be created (with its parents): it must not be a file, and the nearest existing
+    folder above it must be writable.
 
     Raises ``_CliError`` naming the option and the path.
     """
@@ -198,10 +200,12 @@ def check_output(path, *, inputs=(), flag: str = "--out", folder: bool = False) 
     for source in inputs:
         if source is not None and _same_file(path, Path(source).expanduser()):
             raise _CliError(f"{flag} {path} is also an input ({source}); refusing to overwrite an input")
-    if folder:
+    if folder:  # a folder of outputs is created with its parents: the nearest existing one counts
         if path.exists() and not path.is_dir():
             raise _CliError(f"{flag} {path} exists and is not a folder")
-        parent = path if path.exists() else path.parent
+        parent = path
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
     else:
         if path.is_dir():
             raise _CliError(f"{flag} {path} is a folder; give a file name")
@@ -213,8 +217,6 @@ def check_output(path, *, inputs=(), flag: str = "--out", folder: bool = False) 
         raise _CliError(f"{flag} {path}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise _CliError(f"{flag} {path}: the folder {parent} is not writable")
-    if path.exists() and not folder and not os.access(path, os.W_OK) and not os.access(parent, os.W_OK):
-        raise _CliError(f"{flag} {path} is not writable")
     return path
 
 
@@ -604,6 +606,9 @@ def main(argv=None, *, cancel=None) -> int:
     except (ValueError, OSError) as exc:  # library errors name the file / field already
         print(f"rbfviz {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the second Ctrl-C
+        print(f"rbfviz {args.command}: aborted; nothing was saved", file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 if __name__ == "__main__":

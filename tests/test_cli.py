@@ -345,3 +345,15 @@ def test_train_then_prune_with_observed_frequencies_and_cancelled_prune_keeps_ou
     cancel.set()
     assert cli.main(argv, cancel=cancel) == cli.EXIT_CANCELLED
     assert small.read_bytes() == before and "left unchanged" in capsys.readouterr().out
+
+
+def test_folder_outputs_are_checked_before_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("rbfviz.viz.export.write_figures", lambda *a, **k: pytest.fail("work started"))
+    model = tmp_path / "m.safetensors"
+    save_model(RBFN(26, 3, seed=0), model)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for out, message in ((afile, "exists and is not a folder"), (afile / "sub", "is not a folder")):
+        assert cli.main(["figures", "--model", str(model), "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert cli.check_output(tmp_path / "new" / "deeper", folder=True) == tmp_path / "new" / "deeper"
