@@ -38,12 +38,13 @@ def tiny_data(tmp_path):
 
 @pytest.fixture
 def no_training(monkeypatch):
-    """Fail the test if training starts (for refusals that must come before any work)."""
+    """Fail the test if reading the data or training starts (for refusals before any work)."""
 
     def boom(*args, **kwargs):
-        raise AssertionError("training started")
+        raise AssertionError("work started")
 
     monkeypatch.setattr(train_module, "train", boom)
+    monkeypatch.setattr("rbfviz.data.datasets.load_barriers", boom)
 
 
 def _train_args(data, out, *extra):
