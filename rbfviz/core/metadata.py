@@ -90,6 +90,32 @@ def check_json_text(text: str | bytes, what: str = "metadata") -> None:
         raise MetadataError(f"{what} is nested {depth} levels deep; the limit is {MAX_DEPTH}")
 
 
+def json_safe(value):
+    """Metadata to JSON values: NumPy scalars and arrays to Python, non-finite floats to None,
+    anything else to its string.
+
+    Examples
+    --------
+    >>> json_safe({"q": np.array([0.5, np.nan]), "n": np.int64(3)})
+    {'q': [0.5, None], 'n': 3}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
 # --------------------------------------------------------------------------- field readers
 class _Reader:
     """Reads fields of one JSON object, collecting a warning for each field it drops."""
@@ -525,7 +551,9 @@ class ModelInfo:
     @classmethod
     def from_model(cls, model) -> ModelInfo:
         """The validated record of a network in memory (its ``metadata`` dict and its sizes)."""
-        return cls.from_metadata(model.metadata, num_centroids=model.num_centroids, num_inputs=model.num_inputs)
+        return cls.from_metadata(
+            json_safe(dict(model.metadata)), num_centroids=model.num_centroids, num_inputs=model.num_inputs
+        )
 
     @classmethod
     def from_metadata(cls, metadata, *, num_centroids: int, num_inputs: int) -> ModelInfo:

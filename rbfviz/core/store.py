@@ -35,7 +35,6 @@ import gzip
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import struct
@@ -49,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rbfviz.core.metadata import MetadataError, MetadataWarning, ModelInfo, check_json_text, json_depth
+from rbfviz.core.metadata import MetadataError, MetadataWarning, ModelInfo, check_json_text, json_depth, json_safe
 from rbfviz.core.model import RBFN
 
 FORMAT_NAME = "rbfviz-rbfn"
@@ -82,21 +81,7 @@ def content_hash(model: RBFN) -> str:
     return h.hexdigest()
 
 
-def _json_safe(value):
-    """Metadata to JSON: NumPy scalars/arrays to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
+_json_safe = json_safe  # the old private name
 
 
 # --------------------------------------------------------------------------- save
@@ -132,9 +117,7 @@ def save_model(model: RBFN, path) -> None:
 
     path = Path(path)
     tensors = {name: getattr(model, name).detach().to("cpu").clone() for name in _TENSOR_NAMES}
-    info = ModelInfo.from_metadata(
-        _json_safe(dict(model.metadata)), num_centroids=model.num_centroids, num_inputs=model.num_inputs
-    )
+    info = ModelInfo.from_model(model)
     for text in info.warnings:
         warnings.warn(f"{path}: {text}", MetadataWarning, stacklevel=2)
     meta = info.to_dict()
