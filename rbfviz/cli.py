@@ -9,8 +9,16 @@ Examples::
     rbfviz figures --model cu100-m16.safetensors --out figures/
     rbfviz toy --out toy/
 
-Ctrl-C during training or pruning stops the run within one epoch (or step) and still saves the
-best network found so far.
+The settings of ``train``, ``prune`` and ``generate`` are generated from the fields, defaults and
+documentation of :class:`~rbfviz.core.train.TrainConfig`, :class:`~rbfviz.core.prune.PruneConfig`
+and :class:`~rbfviz.data.barriers.GeneratorConfig` (one source for every setting).
+
+No work is lost or overwritten by mistake: every output path is checked before any work starts
+(its folder exists and is writable, it is not one of the inputs), an existing file is never
+replaced by a network that has not finished one epoch (or step) unless ``--force`` is given, and a
+network that cannot be written where asked is written to the temporary folder instead.  Ctrl-C
+during training or pruning stops the run within one epoch (or step) and saves the best network
+found so far; a second Ctrl-C aborts.
 """
 
 from __future__ import annotations
@@ -19,10 +27,15 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
+
+EXIT_CANCELLED = 130  # the shell's code for "stopped by Ctrl-C"
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -31,9 +44,10 @@ class _CliError(Exception):
 
 
 @contextlib.contextmanager
-def _cancel_on_interrupt():
-    """Yield an Event that the first Ctrl-C sets (a second one aborts as usual)."""
-    event = threading.Event()
+def _cancel_on_interrupt(event: threading.Event | None = None):
+    """Yield a cancel event (``event``, or a new one) that the first Ctrl-C sets; a second one
+    aborts as usual.  Outside the main thread no handler is installed."""
+    event = event if event is not None else threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
@@ -54,13 +68,186 @@ def _cancel_on_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
-def _bar(total, desc, unit):
-    from tqdm.auto import tqdm
+def _describe(report) -> str:
+    """One line for the bar: ``report.describe()`` (the progress protocol), else its fields."""
+    if hasattr(report, "describe"):
+        return str(report.describe())
+    parts = []
+    for key in ("epoch", "iteration", "train_mse", "val_mse", "loss", "lr"):
+        value = getattr(report, key, None)
+        if isinstance(value, float) and math.isfinite(value):
+            parts.append(f"{key} {value:.4g}")
+        elif isinstance(value, int):
+            parts.append(f"{key} {value + 1 if key == 'epoch' else value}")
+    return ", ".join(parts)
 
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=True)
+
+class ProgressBar:
+    """A tqdm bar driven by the library's progress reports (:mod:`rbfviz.core.progress`).
+
+    Called with one report, it shows ``report.fraction`` (or ``estimate(report)`` when the report
+    has none) and ``report.describe()``; called as ``(done, total[, message])`` (the generator and
+    the figure writer) it shows ``done / total``.
+    """
+
+    def __init__(self, desc: str, estimate=None):
+        from tqdm.auto import tqdm
+
+        self.estimate = estimate
+        self.bar = tqdm(
+            total=100, desc=desc, unit="%", dynamic_ncols=True, leave=True, bar_format="{l_bar}{bar}|{postfix}"
+        )
+
+    def __call__(self, *args) -> None:
+        if len(args) == 1:
+            report = args[0]
+            fraction = getattr(report, "fraction", None)
+            if fraction is None and self.estimate is not None:
+                fraction = self.estimate(report)
+            text = _describe(report)
+        else:
+            done, total = args[0], args[1]
+            fraction = done / total if total else None
+            text = f"{done}/{total}" + (f" {args[2]}" if len(args) > 2 and args[2] else "")
+        if fraction is not None and math.isfinite(fraction):
+            self.bar.n = round(100 * min(max(fraction, 0.0), 1.0), 1)
+        self.bar.set_postfix_str(text[:80], refresh=False)
+        self.bar.refresh()
+
+    def close(self, complete: bool = False) -> None:
+        if complete:
+            self.bar.n = 100
+        self.bar.close()
 
 
-def _load_data(args):
+# --------------------------------------------------------------------------- settings from dataclasses
+def _dashed(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _optional(kind):
+    def parse(text: str):
+        return None if text.lower() in ("none", "null") else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls, *, aliases=None, title: str | None = None) -> None:
+    """One option per field of the settings dataclass ``cls`` (``--batch-size`` for
+    ``batch_size``), typed, documented and defaulted from the class itself
+    (:func:`rbfviz.core.validate.config_fields`).  An option that is not given is not set, so
+    :func:`config_from_args` leaves the class default in place."""
+    from rbfviz.core.validate import config_fields
+
+    aliases = aliases or {}
+    group = parser.add_argument_group(title or f"{cls.__name__} settings ({cls.__module__}.{cls.__name__})")
+    for f in config_fields(cls):
+        doc = (f.doc or f"{cls.__name__}.{f.name}").replace("%", "%%")
+        default = "None" if f.default is None else f.default
+        kw = dict(dest=f"cfg_{f.name}", default=argparse.SUPPRESS, help=f"{doc} (default: {default})")
+        flags = [_dashed(f.name), *aliases.get(f.name, ())]
+        if f.type is bool:
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+        elif f.type is tuple:
+            group.add_argument(*flags, nargs=len(f.default), type=float, metavar="FLOAT", **kw)
+        else:
+            metavar = f.type.__name__.upper() + ("|none" if f.optional else "")
+            group.add_argument(*flags, type=_optional(f.type) if f.optional else f.type, metavar=metavar, **kw)
+
+
+def config_from_args(cls, args: argparse.Namespace):
+    """The settings dataclass ``cls`` with the options given on the command line (the class's
+    defaults for the rest)."""
+    from rbfviz.core.validate import config_fields
+
+    values = {f.name: getattr(args, f"cfg_{f.name}") for f in config_fields(cls) if hasattr(args, f"cfg_{f.name}")}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise _CliError(f"invalid {cls.__name__} setting: {exc}") from None
+
+
+# --------------------------------------------------------------------------- checks before any work
+def _count(flag: str, value, low: int = 1) -> int:
+    from rbfviz.core.validate import check_int
+
+    try:
+        return check_int(flag, value, low=low)
+    except (TypeError, ValueError) as exc:
+        raise _CliError(str(exc)) from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output(path, *, inputs=(), flag: str = "--out", folder: bool = False) -> Path:
+    """Check an output path before any work: its folder exists, is a folder and is writable, it
+    is not a folder itself, and it is none of ``inputs``.  With ``folder=True`` the path is a
+    folder to be created (with its parents): it must not be a file, and the nearest existing
+    folder above it must be writable.
+
+    Raises ``_CliError`` naming the option and the path.
+    """
+    path = Path(path).expanduser()
+    for source in inputs:
+        if source is not None and _same_file(path, Path(source).expanduser()):
+            raise _CliError(f"{flag} {path} is also an input ({source}); refusing to overwrite an input")
+    if folder:  # a folder of outputs is created with its parents: the nearest existing one counts
+        if path.exists() and not path.is_dir():
+            raise _CliError(f"{flag} {path} exists and is not a folder")
+        parent = path
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    else:
+        if path.is_dir():
+            raise _CliError(f"{flag} {path} is a folder; give a file name")
+        parent = path.parent
+    parent = parent if str(parent) else Path(".")
+    if not parent.exists():
+        raise _CliError(f"{flag} {path}: the folder {parent} does not exist (create it first)")
+    if not parent.is_dir():
+        raise _CliError(f"{flag} {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _CliError(f"{flag} {path}: the folder {parent} is not writable")
+    return path
+
+
+def _save(model, out: Path, what: str) -> Path:
+    """Save ``model`` to ``out``; if that fails, to the temporary folder, then report both."""
+    from rbfviz.core.store import save_model
+
+    try:
+        save_model(model, out)
+        return out
+    except OSError as exc:
+        rescue = Path(tempfile.gettempdir()) / f"rbfviz-unsaved-{out.stem}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+        save_model(model, rescue)
+        raise _CliError(f"could not write {out} ({exc}); the {what} network was saved to {rescue} instead") from None
+
+
+def _nothing_learned(out: Path, force: bool, what: str) -> bool:
+    """Whether to skip saving a network that has not finished one epoch (or step)."""
+    if force:
+        return False
+    kept = f"{out} is left unchanged" if out.exists() else f"nothing was written to {out}"
+    print(f"cancelled before the first {what} finished: {kept} (use --force to save the untrained network)")
+    return True
+
+
+def _fmt(value, spec: str = ".4f") -> str:
+    return format(value, spec) if isinstance(value, (int, float)) and math.isfinite(value) else "n/a"
+
+
+# --------------------------------------------------------------------------- data
+def _load_data(args, cancel):
     from rbfviz.data import datasets
 
     if args.data:
@@ -69,17 +256,17 @@ def _load_data(args):
         raise _CliError("give --data FILE, or --surface to train on generated data")
     from rbfviz.data import barriers
 
-    bar = _bar(args.n, f"generating {{{args.surface}}} barriers", "rows")
-
-    def progress(done, total):
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
+    bar = ProgressBar(f"generating {{{args.surface}}} barriers")
     try:
-        return barriers.generate_dataset(args.surface, args.n, seed=args.data_seed, progress=progress)
+        return barriers.generate_dataset(args.surface, args.n, seed=args.data_seed, progress=bar, cancel=cancel)
     finally:
         bar.close()
+
+
+def _generation_cancelled():
+    from rbfviz.data.barriers import GenerationCancelled
+
+    return GenerationCancelled
 
 
 def _distribution(args, large):
@@ -89,7 +276,8 @@ def _distribution(args, large):
     if name == "bernoulli":
         return ex.Bernoulli(args.q)
     if name == "bernoulli-observed":
-        freq = (large.metadata.get("data") or {}).get("occupation_frequencies")
+        data = large.info.data
+        freq = data.occupation_frequencies if data is not None else None
         if freq is None:
             raise _CliError(
                 "the network's metadata holds no occupation frequencies of its "
@@ -104,180 +292,199 @@ def _distribution(args, large):
 
 
 # --------------------------------------------------------------------------- commands
-def cmd_generate(args):
+def cmd_generate(args, cancel=None) -> int:
     from rbfviz.data import barriers, datasets
 
-    cfg = barriers.GeneratorConfig(relaxed=not args.unrelaxed)
-    bar = _bar(args.n, f"generating {{{args.surface}}}", "rows")
-
-    def progress(done, total):
-        bar.n = done
-        bar.refresh()
-
-    with _cancel_on_interrupt() as cancel:
+    n = _count("--n", args.n)
+    cfg = config_from_args(barriers.GeneratorConfig, args)
+    out = check_output(args.out)
+    bar = ProgressBar(f"generating {{{args.surface}}}")
+    with _cancel_on_interrupt(cancel) as cancel:
         try:
             data = barriers.generate_dataset(
                 args.surface,
-                args.n,
+                n,
                 seed=args.seed,
                 config=cfg,
-                progress=progress,
+                progress=bar,
                 cancel=cancel,
                 cache_dir=None if args.cache else False,
             )
+        except barriers.GenerationCancelled:
+            print(f"cancelled: nothing was written to {out}")
+            return EXIT_CANCELLED
         finally:
             bar.close()
-    datasets.write_26d(data, args.out)
+    datasets.write_26d(data, out)
     d = data.describe()
     print(
-        f"wrote {len(data)} rows to {args.out}: barrier {d['y_mean']:.3f} ± {d['y_std']:.3f} eV, "
+        f"wrote {len(data)} rows to {out}: barrier {d['y_mean']:.3f} ± {d['y_std']:.3f} eV, "
         f"clipped at 0: {100 * data.metadata.get('clipped_fraction', 0):.1f} %"
     )
+    return 0
 
 
-def cmd_train(args):
-    from rbfviz.core.store import save_model
+def cmd_train(args, cancel=None) -> int:
     from rbfviz.core.train import TrainConfig, train_dataset
 
-    data = _load_data(args)
-    config = TrainConfig(
-        batch_size=args.batch_size,
-        max_epochs=args.max_epochs,
-        device=args.device,
-        seed=args.seed,
-        learning_rate=args.lr,
-        compile=args.compile,
-    )
-    bar = _bar(args.max_epochs, f"training K={args.centroids}", "epoch")
+    centroids = _count("--centroids", args.centroids)
+    n_train, n_val = _count("--n-train", args.n_train), _count("--n-val", args.n_val)
+    if not args.data:
+        _count("--n", args.n, low=3)
+    config = config_from_args(TrainConfig, args)
+    out = check_output(args.out, inputs=[args.data])
 
-    def progress(s):
-        bar.update(1)
-        bar.set_postfix(train=f"{s.train_mse:.4g}", val=f"{s.val_mse:.4g}", lr=f"{s.lr:.0e}")
+    def epochs_done(report):
+        return (report.epoch + 1) / config.max_epochs if config.max_epochs else None
 
-    with _cancel_on_interrupt() as cancel:
+    with _cancel_on_interrupt(cancel) as cancel:
+        try:
+            data = _load_data(args, cancel)
+        except _generation_cancelled():
+            print(f"cancelled while generating data: nothing was written to {out}")
+            return EXIT_CANCELLED
+        bar = ProgressBar(f"training K={centroids}", estimate=epochs_done)
         try:
             result = train_dataset(
                 data,
-                args.centroids,
+                centroids,
                 config,
                 split_seed=args.split_seed,
-                n_train=args.n_train,
-                n_val=args.n_val,
-                progress=progress,
+                n_train=n_train,
+                n_val=n_val,
+                progress=bar,
                 cancel=cancel,
             )
         finally:
             bar.close()
+    if not result.history and _nothing_learned(out, args.force, "epoch"):
+        return EXIT_CANCELLED
     model = result.model
-    model.metadata["name"] = args.name or Path(args.out).stem
-    save_model(model, args.out)
-    m = model.metadata["metrics"]
+    model.metadata["name"] = args.name or out.stem
+    _save(model, out, "trained")
+    m = model.info.metrics
     status = " (cancelled: best so far)" if result.cancelled else ""
     print(
-        f"saved {args.out}{status}: {len(result.history)} epochs in {result.seconds:.1f} s, "
-        f"validation RMSE {m.get('val_rmse', float('nan')):.4f} eV, "
-        f"test RMSE {m.get('test_rmse', float('nan')):.4f} eV"
+        f"saved {out}{status}: {len(result.history)} epochs in {result.seconds:.1f} s, "
+        f"validation RMSE {_fmt(m.get('val_rmse'))} eV, test RMSE {_fmt(m.get('test_rmse'))} eV"
     )
+    return EXIT_CANCELLED if result.cancelled else 0
 
 
-def cmd_prune(args):
+def cmd_prune(args, cancel=None) -> int:
     from rbfviz.core.prune import PruneConfig, prune
-    from rbfviz.core.store import load_model, save_model
-
-    large = load_model(args.model)
-    distribution = _distribution(args, large)
-    config = PruneConfig(optimizer=args.optimizer)
-    bar = _bar(100, f"pruning K={large.num_centroids} → M={args.centroids}", "%")
-
-    def progress(p):
-        bar.n = int(100 * p.fraction)
-        bar.set_postfix(loss=f"{p.loss:.4g}", it=p.iteration)
-
-    with _cancel_on_interrupt() as cancel:
-        try:
-            result = prune(
-                large,
-                args.centroids,
-                distribution,
-                args.restarts,
-                config=config,
-                seed=args.seed,
-                progress=progress,
-                cancel=cancel,
-            )
-        finally:
-            bar.n = 100
-            bar.close()
-    model = result.model
-    model.metadata["name"] = args.name or Path(args.out).stem
-    save_model(model, args.out)
-    scale = model.metadata.get("target_scale", 1.0)
-    print(
-        f"saved {args.out}: pruning loss {result.loss:.4g} (√ = {math.sqrt(max(result.loss, 0)):.4f}, "
-        f"{math.sqrt(max(result.loss, 0)) * scale:.4f} eV) in {result.seconds:.1f} s; "
-        f"restarts: {', '.join(f'{v:.3g}' for v in sorted(result.losses))}"
-    )
-
-
-def cmd_info(args):
     from rbfviz.core.store import load_model
 
+    restarts = _count("--restarts", args.restarts)
+    centroids = _count("--centroids", args.centroids)
+    config = config_from_args(PruneConfig, args)
+    out = check_output(args.out, inputs=[args.model])
+    large = load_model(args.model)
+    if centroids > large.num_centroids:
+        raise _CliError(f"--centroids {centroids} is more than the {large.num_centroids} of {args.model}")
+    distribution = _distribution(args, large)
+    bar = ProgressBar(f"pruning K={large.num_centroids} → M={centroids}")
+    with _cancel_on_interrupt(cancel) as cancel:
+        try:
+            result = prune(
+                large, centroids, distribution, restarts, config=config, seed=args.seed, progress=bar, cancel=cancel
+            )
+        finally:
+            bar.close(complete=True)
+    if not result.history and _nothing_learned(out, args.force, "step"):
+        return EXIT_CANCELLED
+    model = result.model
+    model.metadata["name"] = args.name or out.stem
+    _save(model, out, "pruned")
+    scale = model.info.target_scale
+    root = math.sqrt(max(result.loss, 0)) if math.isfinite(result.loss) else math.nan
+    status = " (cancelled: best so far)" if result.cancelled else ""
+    print(
+        f"saved {out}{status}: pruning loss {_fmt(result.loss, '.4g')} (√ = {_fmt(root)}, "
+        f"{_fmt(root * scale)} eV) in {result.seconds:.1f} s; "
+        f"restarts: {', '.join(_fmt(v, '.3g') for v in sorted(result.losses))}"
+    )
+    return EXIT_CANCELLED if result.cancelled else 0
+
+
+def cmd_info(args, cancel=None) -> int:
+    from rbfviz.core.store import ModelFileError, inspect_model
+
+    failed = 0
     for path in args.models:
-        model = load_model(path)
-        meta = dict(model.metadata)
+        try:
+            model, info = inspect_model(path)
+        except (ModelFileError, OSError) as exc:
+            print(f"rbfviz info: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         if args.json:
-            print(json.dumps(meta, indent=2, default=str))
+            print(json.dumps({"path": str(path), **info.to_dict(), "warnings": list(info.warnings)}, indent=2))
             continue
         print(f"{path}")
         print(
-            f"  kind {meta.get('kind')}, surface {meta.get('surface')}, "
-            f"K = {model.num_centroids}, D = {model.num_inputs}, γ = {model.gamma.item():.4g}"
+            f"  {info.kind}{' ' + repr(info.name) if info.name else ''}, surface {info.surface or 'unknown'}, "
+            f"K = {info.num_centroids}, D = {info.num_inputs}, γ = {model.gamma.item():.4g}, "
+            f"target mean {info.target_mean:.4g}, scale {info.target_scale:.4g}"
         )
-        for key, value in (meta.get("metrics") or {}).items():
+        for key, value in info.metrics.items():
             print(f"  {key}: {value:.5g}" if isinstance(value, float) else f"  {key}: {value}")
-        if meta.get("prune"):
-            p = meta["prune"]
+        if info.train is not None:
+            t = info.train
+            lr = t.config.learning_rate if t.config is not None else None
+            print(f"  trained {t.epochs} epochs (best {t.best_epoch}), n_train {t.n_train}, learning rate {lr}")
+        if info.prune is not None:
+            p = info.prune
+            dist = p.distribution.label if p.distribution is not None else "an unknown distribution"
             print(
-                f"  pruned with {p['distribution']['name']}, {p.get('restarts')} restarts; "
-                f"parent {str(meta.get('parent_hash'))[:12]}"
+                f"  pruned with {dist}, {p.restarts} restarts, loss {_fmt(p.loss, '.4g')}; "
+                f"parent {(info.parent_hash or 'unknown')[:12]}"
             )
-        print(f"  content hash {str(meta.get('content_hash'))[:12]}")
+        if info.created or info.versions:
+            versions = ", ".join(f"{k} {v}" for k, v in info.versions.items())
+            print(f"  created {info.created or 'unknown'}{'; ' + versions if versions else ''}")
+        print(f"  content hash {(info.content_hash or '')[:12]}")
+        for text in info.warnings:
+            print(f"  warning: {text}")
+    return 1 if failed else 0
 
 
-def cmd_figures(args):
+def cmd_figures(args, cancel=None) -> int:
     from rbfviz.viz.export import write_figures
 
-    bar = _bar(None, "writing figures", "file")
-
-    def progress(done, total, message=""):
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(str(message)[:40])
-
+    out = check_output(args.out, inputs=args.model, folder=True)
+    bar = ProgressBar("writing figures")
     try:
         paths = write_figures(
             args.model,
-            args.out,
-            dpi=args.dpi,
+            out,
+            dpi=_count("--dpi", args.dpi),
             formats=tuple(args.formats),
             transparent=args.transparent,
-            progress=progress,
+            progress=bar,
         )
     finally:
         bar.close()
-    print(f"wrote {len(paths)} files to {args.out}")
+    print(f"wrote {len(paths)} files to {out}")
+    return 0
 
 
-def cmd_toy(args):
+def cmd_toy(args, cancel=None) -> int:
     from rbfviz import toy
 
-    result = toy.run_toy_example(args.out, restarts=args.restarts, seed=args.seed, progress=print)
+    out = check_output(args.out, folder=True)
+    result = toy.run_toy_example(out, restarts=_count("--restarts", args.restarts), seed=args.seed, progress=print)
     for name, value in result.items():
         print(f"{name}: {value}")
+    return 0
 
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from rbfviz.core.prune import PruneConfig
+    from rbfviz.core.train import TrainConfig
+    from rbfviz.data.barriers import GeneratorConfig
+
     parser = argparse.ArgumentParser(
         prog="rbfviz",
         description=__doc__.split("\n\n")[0],
@@ -297,6 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    force_help = "save even a network that has not finished one epoch (step) over an existing --out"
+
     p = command(
         "generate",
         cmd_generate,
@@ -305,10 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--surface", required=True, choices=["100", "110", "111"])
     p.add_argument("--n", type=int, default=200_000, help="number of rows (default 200000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--unrelaxed", action="store_true", help="unrelaxed (rigid) barriers")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled configurations (default 0)")
     p.add_argument("--no-cache", dest="cache", action="store_false", help="do not use the disk cache")
     p.add_argument("--out", required=True, help=".26d output (gzip if it ends in .gz)")
+    add_config_options(p, GeneratorConfig)
+    p.add_argument(
+        "--unrelaxed", dest="cfg_relaxed", action="store_false", default=argparse.SUPPRESS, help="same as --no-relaxed"
+    )
 
     p = command(
         "train",
@@ -327,19 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--centroids", "-k", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--name")
-    p.add_argument("--n-train", type=int, default=100_000)
-    p.add_argument("--n-val", type=int, default=10_000)
+    p.add_argument("--n-train", type=int, default=100_000, help="training rows (default 100000)")
+    p.add_argument("--n-val", type=int, default=10_000, help="early-stopping rows (default 10000)")
     p.add_argument("--split-seed", type=int, default=0)
-    p.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--max-epochs", type=int, default=None)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument(
-        "--compile",
-        action="store_true",
-        help="fuse the training step with torch.compile (~10-20 s once; faster epochs)",
-    )
+    p.add_argument("--force", action="store_true", help=force_help)
+    add_config_options(p, TrainConfig, aliases={"learning_rate": ["--lr"]})
 
     p = command(
         "prune",
@@ -358,10 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mean", type=float, default=0.0)
     p.add_argument("--std", type=float, default=1.0)
     p.add_argument("--restarts", type=int, default=10)
-    p.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name")
     p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true", help=force_help)
+    add_config_options(p, PruneConfig)
 
     p = command("info", cmd_info, "print a model file's metadata", "rbfviz info assets/models/cu100-m16.safetensors")
     p.add_argument("models", nargs="+")
@@ -386,17 +591,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, cancel=None) -> int:
+    """Run the command line; returns the exit status (0, 1 error, 2 usage, 130 cancelled).
+
+    ``cancel`` (an object with ``is_set()``, e.g. a ``threading.Event``) stops a long command as
+    Ctrl-C does; Ctrl-C itself sets it.
+    """
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return int(args.func(args, cancel) or 0)
     except _CliError as exc:
         print(f"rbfviz {args.command}: {exc}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as exc:  # library errors name the file / field already
         print(f"rbfviz {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    except KeyboardInterrupt:  # the second Ctrl-C
+        print(f"rbfviz {args.command}: aborted; nothing was saved", file=sys.stderr)
+        return EXIT_CANCELLED
 
 
 if __name__ == "__main__":

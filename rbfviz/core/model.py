@@ -200,7 +200,14 @@ class RBFN(nn.Module):
         )
         return net
 
-    # -- sizes
+    # -- sizes and metadata
+    @property
+    def info(self):
+        """The typed, validated view of :attr:`metadata` (:class:`rbfviz.core.metadata.ModelInfo`)."""
+        from rbfviz.core.metadata import ModelInfo
+
+        return ModelInfo.from_model(self)
+
     @property
     def num_inputs(self) -> int:
         return self.centroids.shape[1]

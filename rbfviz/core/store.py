@@ -10,6 +10,13 @@ The paper's code saves gzip-compressed PyTorch state dicts with keys ``alpha``, 
 ``beta`` and ``Z`` (Z of shape D × K); :func:`load_model` reads those with
 ``torch.load(weights_only=True)``, which refuses anything but plain tensors.
 
+Reading is bounded: a file is refused above :data:`MAX_FILE_BYTES`, a gzip stream is decompressed
+in chunks and refused once it passes :data:`MAX_DECOMPRESSED_BYTES`, the metadata JSON is checked
+for length and nesting depth before it is parsed, and then validated against the schema of
+:class:`rbfviz.core.metadata.ModelInfo` (ill-typed and unknown fields dropped with a
+:class:`~rbfviz.core.metadata.MetadataWarning`).  Parameters whose predictions would overflow
+(``log_gamma`` outside ±:data:`MAX_ABS_LOG_GAMMA`, or non-finite outputs) are refused.
+
 Examples
 --------
 >>> import tempfile, os
@@ -23,14 +30,17 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
 import json
-import math
 import os
+import re
 import struct
 import tempfile
+import time
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -38,11 +48,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rbfviz.core.metadata import MetadataError, MetadataWarning, ModelInfo, check_json_text, json_depth, json_safe
 from rbfviz.core.model import RBFN
 
 FORMAT_NAME = "rbfviz-rbfn"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 512 * 2**20  # refuse anything larger before reading it
+MAX_DECOMPRESSED_BYTES = 256 * 2**20  # refuse a gzip model that expands beyond this
+MAX_HEADER_BYTES = 8 * 2**20  # a safetensors header: four tensors and at most 1 MiB of metadata JSON
+MAX_ABS_LOG_GAMMA = 40.0  # |log γ| above this overflows γ‖x − θ‖² (float32 max ≈ e^88.7)
+ORPHAN_AGE_SECONDS = 60.0  # a save's temporary file older than this belongs to a killed save
+_TMP_MARK = ".rbfviz-"  # temporary files are named .{target}.rbfviz-XXXXXXXX.tmp
+_ORPHAN = re.compile(r"\..+\.rbfviz-[a-z0-9_]{8}\.tmp")
 _TENSOR_NAMES = ("bias", "weights", "centroids", "log_gamma")
 _UMASK = os.umask(0o022)  # read once at import (os.umask is process-wide, not thread-safe)
 os.umask(_UMASK)
@@ -64,42 +81,53 @@ def content_hash(model: RBFN) -> str:
     return h.hexdigest()
 
 
-def _json_safe(value):
-    """Metadata to JSON: NumPy scalars/arrays to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    return str(value)
+_json_safe = json_safe  # the old private name
 
 
 # --------------------------------------------------------------------------- save
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("rbfviz")
+    except PackageNotFoundError:
+        ours = "0+unknown"
+    return {"rbfviz": ours, "torch": torch.__version__.split("+")[0], "format": str(FORMAT_VERSION)}
+
+
 def save_model(model: RBFN, path) -> None:
     """Write ``model`` to ``path`` (``.safetensors``) atomically.
+
+    The metadata is validated first (:meth:`ModelInfo.from_model`: fields the schema does not
+    know are dropped with a :class:`MetadataWarning`), stamped with ``created`` (if new),
+    ``versions`` and ``content_hash``, and written as JSON.  Temporary files of earlier saves into
+    the same folder that a kill left behind are removed (:func:`remove_orphan_temp_files`).
 
     Parameters
     ----------
     model : RBFN
     path : str or os.PathLike
+
+    Raises
+    ------
+    ValueError
+        If ``target_mean`` or ``target_scale`` in ``model.metadata`` are unusable.
     """
     from safetensors.torch import save as st_save
 
     path = Path(path)
     tensors = {name: getattr(model, name).detach().to("cpu").clone() for name in _TENSOR_NAMES}
-    meta = dict(model.metadata)
-    meta.update(num_centroids=model.num_centroids, num_inputs=model.num_inputs, content_hash=content_hash(model))
-    header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "metadata": json.dumps(_json_safe(meta))}
+    info = ModelInfo.from_model(model)
+    for text in info.warnings:
+        warnings.warn(f"{path}: {text}", MetadataWarning, stacklevel=2)
+    meta = info.to_dict()
+    meta.update(content_hash=content_hash(model), versions=_versions())
+    meta.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    header = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "metadata": json.dumps(meta)}
     data = st_save(tensors, metadata=header)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_orphan_temp_files(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TMP_MARK}", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -110,7 +138,37 @@ def save_model(model: RBFN, path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    model.metadata["content_hash"] = meta["content_hash"]
+    for key in ("content_hash", "versions", "created"):
+        model.metadata[key] = meta[key]
+
+
+def remove_orphan_temp_files(folder, *, max_age: float = ORPHAN_AGE_SECONDS) -> list[Path]:
+    """Delete the temporary files that killed :func:`save_model` calls left in ``folder``.
+
+    Only regular files named like this module's own temporaries (``.{name}.rbfviz-XXXXXXXX.tmp``),
+    owned by this user and not modified for ``max_age`` seconds (so a save in progress in another
+    process keeps its file) are removed.  Returns the removed paths; errors are ignored.
+    """
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _ORPHAN.fullmatch(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not entry.is_file(follow_symlinks=False) or now - st.st_mtime < max_age:
+                continue
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 # --------------------------------------------------------------------------- load
@@ -145,10 +203,42 @@ def _check_tensors(tensors: dict, name: str) -> None:
             raise ModelFileError(f"{name}: `{key}` must be a floating-point tensor; got {t.dtype}")
         if not torch.isfinite(t).all():
             raise ModelFileError(f"{name}: `{key}` contains NaN or infinite values")
+    log_gamma = float(tensors["log_gamma"].reshape(()))
+    if abs(log_gamma) > MAX_ABS_LOG_GAMMA:
+        raise ModelFileError(
+            f"{name}: `log_gamma` = {log_gamma:.6g} is outside [-{MAX_ABS_LOG_GAMMA:g}, {MAX_ABS_LOG_GAMMA:g}]: "
+            f"γ = exp(log_gamma) would overflow (or vanish) and the predictions with it"
+        )
 
 
-def _build(tensors: dict, metadata: dict) -> RBFN:
+def _check_predictions(net: RBFN, info: ModelInfo, name: str) -> None:
+    """Refuse parameters whose outputs are not finite, in model units or in physical units
+    (``target_mean + target_scale · f``): evaluated at the corners x = ±1, at zero and at up to 64
+    centroids (the points of largest and smallest distance terms)."""
+    D = net.num_inputs
+    probes = torch.cat(
+        [torch.ones(1, D), -torch.ones(1, D), torch.zeros(1, D), net.centroids.detach()[:64].float().cpu()]
+    )  # (P, D)
+    with torch.no_grad():
+        out = net(probes.to(net.centroids))  # (P,)
+    if not torch.isfinite(out).all():
+        raise ModelFileError(
+            f"{name}: the network's predictions are not finite (overflow in `weights`, `centroids` or `log_gamma`)"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is what is being checked
+        physical = info.target_mean + info.target_scale * out.double().numpy()  # (P,)
+    if not np.isfinite(physical).all():
+        raise ModelFileError(
+            f"{name}: predictions in physical units overflow (metadata fields `target_mean`, `target_scale`)"
+        )
+
+
+def _build(tensors: dict, metadata, name: str) -> tuple[RBFN, ModelInfo]:
     K, D = tensors["centroids"].shape
+    try:
+        info = ModelInfo.from_metadata(metadata, num_centroids=K, num_inputs=D)
+    except MetadataError as exc:
+        raise ModelFileError(f"{name}: {exc}") from None
     dtype = (
         tensors["centroids"].dtype if tensors["centroids"].dtype in (torch.float32, torch.float64) else torch.float32
     )
@@ -156,53 +246,88 @@ def _build(tensors: dict, metadata: dict) -> RBFN:
     with torch.no_grad():
         for key in _TENSOR_NAMES:
             getattr(net, key).copy_(tensors[key].reshape(getattr(net, key).shape))
-    net.metadata.update(metadata)
-    net.metadata.update(num_centroids=K, num_inputs=D)
-    return net
+    _check_predictions(net, info, name)
+    actual = content_hash(net)
+    if info.content_hash is not None and info.content_hash != actual:
+        info = dataclasses.replace(
+            info, warnings=(*info.warnings, "metadata field `content_hash` does not match the tensors; recomputed")
+        )
+    info = dataclasses.replace(info, content_hash=actual)
+    net.metadata = info.to_dict()
+    return net, info
 
 
-def _load_safetensors(data: bytes, name: str) -> RBFN:
+def _load_safetensors(data: bytes, name: str) -> tuple[RBFN, ModelInfo]:
     from safetensors.torch import load as st_load
 
     if len(data) < 8:
         raise ModelFileError(f"{name}: file is truncated ({len(data)} bytes)")
     (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > len(data) - 8 or header_len > 100 * 2**20:
+    if header_len > len(data) - 8:
         raise ModelFileError(
             f"{name}: file is truncated or corrupt (header of {header_len} bytes in a {len(data)} byte file)"
         )
+    if header_len > MAX_HEADER_BYTES:
+        raise ModelFileError(f"{name}: header of {header_len} bytes is larger than the {MAX_HEADER_BYTES} byte limit")
+    raw_header = data[8 : 8 + header_len]
+    if json_depth(raw_header) > 4:  # {name: {"shape": [...]}}: deeper is not safetensors
+        raise ModelFileError(f"{name}: not a valid safetensors file (header nested {json_depth(raw_header)} deep)")
     try:
-        header = json.loads(data[8 : 8 + header_len])
+        header = json.loads(raw_header)
         tensors = st_load(data)
     except Exception as exc:  # safetensors raises its own error types
         raise ModelFileError(f"{name}: not a valid safetensors file ({exc})") from None
-    info = header.get("__metadata__") or {}
+    info = header.get("__metadata__") if isinstance(header, dict) else None
+    info = info if isinstance(info, dict) else {}
     if info.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{name}: safetensors file is not an rbfviz model (format {info.get('format')!r})")
     try:
         version = int(info.get("format_version", -1))
     except (ValueError, TypeError):
         raise ModelFileError(f"{name}: format version {info.get('format_version')!r} is not an integer") from None
-    try:
-        metadata = json.loads(info.get("metadata", "{}"))
-    except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{name}: metadata is not valid JSON ({exc})") from None
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{name}: format version {version} is newer than this rbfviz understands ({FORMAT_VERSION}); upgrade rbfviz"
         )
+    text = info.get("metadata", "{}")
+    if not isinstance(text, str):
+        raise ModelFileError(f"{name}: metadata must be a JSON string")
+    try:
+        check_json_text(text)
+        metadata = json.loads(text)
+    except MetadataError as exc:
+        raise ModelFileError(f"{name}: {exc}") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ModelFileError(f"{name}: metadata is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{name}: metadata must be a JSON object")
     _check_tensors(tensors, name)
-    return _build(tensors, metadata)
+    return _build(tensors, metadata, name)
 
 
-def _load_reference(data: bytes, name: str) -> RBFN:
-    """The paper code's gzip-compressed state dict {alpha, log_gamma, beta, Z (D × K)}."""
+def _gunzip(data: bytes, name: str, limit: int) -> bytes:
+    """Decompress a gzip stream in 1 MiB steps; refuse it once it passes ``limit`` bytes."""
+    out, total = [], 0
     try:
-        raw = gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            while True:
+                chunk = fh.read(2**20)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise ModelFileError(
+                        f"{name}: gzip content expands beyond the {limit} byte limit (a compression bomb?)"
+                    )
+                out.append(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         raise ModelFileError(f"{name}: gzip stream is corrupt or truncated ({exc})") from None
+    return b"".join(out)
+
+
+def _load_reference(data: bytes, name: str) -> tuple[RBFN, ModelInfo]:
+    """The paper code's gzip-compressed state dict {alpha, log_gamma, beta, Z (D × K)}."""
+    raw = _gunzip(data, name, MAX_DECOMPRESSED_BYTES)
     if not zipfile.is_zipfile(io.BytesIO(raw)) and not raw[:2] == b"\x80\x02":
         raise ModelFileError(f"{name}: gzip content is not a PyTorch state dict")
     try:
@@ -214,7 +339,7 @@ def _load_reference(data: bytes, name: str) -> RBFN:
         raise ModelFileError(f"{name}: expected a state dict, got {type(state).__name__}")
     missing = [k for k in ("alpha", "log_gamma", "beta", "Z") if k not in state]
     if missing:
-        raise ModelFileError(f"{name}: reference state dict lacks {missing}; found {sorted(state)}")
+        raise ModelFileError(f"{name}: reference state dict lacks {missing}; found {sorted(map(str, state))[:20]}")
     if not all(torch.is_tensor(state[k]) for k in ("alpha", "log_gamma", "beta", "Z")):
         raise ModelFileError(f"{name}: reference state dict entries must be tensors")
     Z = state["Z"]
@@ -227,25 +352,30 @@ def _load_reference(data: bytes, name: str) -> RBFN:
         "log_gamma": state["log_gamma"],
     }  # α and log γ of shape (1,) are accepted as scalars
     _check_tensors(tensors, name)
+    source = f"reference:{name}"
     return _build(
         tensors,
-        {"kind": "trained", "surface": None, "source": f"reference:{name}", "imported_from": "machqu/rbfn state dict"},
+        {"kind": "trained", "source": source[:800], "imported_from": "machqu/rbfn state dict"},
+        name,
     )
 
 
-def load_model(path) -> RBFN:
-    """Read a model file: rbfviz ``.safetensors`` or the paper code's gzip state dict.
+def inspect_model(path) -> tuple[RBFN, ModelInfo]:
+    """Read a model file and return the network and its validated metadata record.
 
-    Parameters
-    ----------
-    path : str, os.PathLike or bytes
-        A file path, or the file's bytes (e.g. an upload).
+    Like :func:`load_model`, but the warnings about dropped metadata fields are returned in
+    ``info.warnings`` instead of being issued (``rbfviz info`` prints them).
 
-    Raises
-    ------
-    ModelFileError
-        For a missing, truncated, corrupt, hostile (code-bearing pickle) or malformed file, with
-        a message naming the file and the problem.
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.safetensors")
+    >>> net = RBFN(26, 4, seed=0)
+    >>> net.metadata.update(name="demo", surface="110")
+    >>> save_model(net, path)
+    >>> model, info = inspect_model(path)
+    >>> info.kind, info.name, info.surface, info.num_centroids, info.warnings
+    ('trained', 'demo', '110', 4, ())
     """
     data, name = _read_bytes(path)
     if data[:2] == b"\x1f\x8b":
@@ -259,6 +389,31 @@ def load_model(path) -> RBFN:
             "as rbfviz .safetensors)"
         )
     return _load_safetensors(data, name)
+
+
+def load_model(path) -> RBFN:
+    """Read a model file: rbfviz ``.safetensors`` or the paper code's gzip state dict.
+
+    ``model.metadata`` is the validated metadata (:meth:`ModelInfo.to_dict`); each field that was
+    dropped is reported as a :class:`MetadataWarning` naming the file and the field.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or bytes
+        A file path, or the file's bytes (e.g. an upload).
+
+    Raises
+    ------
+    ModelFileError
+        For a missing, truncated, corrupt, hostile (code-bearing pickle, compression bomb, deeply
+        nested metadata) or malformed file, or parameters whose predictions overflow, with a
+        message naming the file and the problem.
+    """
+    model, info = inspect_model(path)
+    name = "<bytes>" if isinstance(path, (bytes, bytearray)) else str(path)
+    for text in info.warnings:
+        warnings.warn(f"{name}: {text}", MetadataWarning, stacklevel=2)
+    return model
 
 
 def save_reference_model(model: RBFN, path) -> None:

@@ -16,7 +16,12 @@ ValueError: `occupation_below` must be a probability in [0, 1]; got 1.5.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import numbers
+import re
+import typing
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -119,3 +124,161 @@ def check_occupations(name: str, X, *, num_sites: int = NUM_SITES) -> np.ndarray
             f"at row {row}, column {col}.{hint}"
         )
     return arr
+
+
+# --------------------------------------------------------------------------- settings dataclasses
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of a settings dataclass (``TrainConfig``, ``PruneConfig``, ``GeneratorConfig``):
+    the single description that the CLI options, the app's widgets and the model-file schema are
+    generated from.
+
+    Attributes
+    ----------
+    name : str
+        The field's name.
+    type : type
+        ``int``, ``float``, ``str``, ``bool`` or ``tuple`` (a tuple of numbers).
+    optional : bool
+        Whether ``None`` is allowed (an annotation ``X | None``).
+    default : object
+        The dataclass default.
+    doc : str
+        The field's documentation: its entry in the numpydoc ``Parameters`` section of the class
+        docstring, else its trailing ``#`` comment in the class body; ``""`` if it has neither.
+    """
+
+    name: str
+    type: type
+    optional: bool
+    default: object
+    doc: str
+
+    def check(self, value, *, prefix: str = ""):
+        """Return ``value`` if it has this field's type (a tuple for a ``tuple`` field), else raise
+        ``TypeError`` naming the field, the expected type and the value.
+
+        Examples
+        --------
+        >>> f = ConfigField("batch_size", int, False, 64, "")
+        >>> f.check(32)
+        32
+        >>> f.check("32")
+        Traceback (most recent call last):
+        ...
+        TypeError: `batch_size` must be an int; got '32' (str).
+        """
+        label = f"{prefix}{self.name}"
+        if value is None and self.optional:
+            return None
+        kinds = {int: "an int", float: "a real number", str: "a string", bool: "a bool", tuple: "a list of numbers"}
+        ok = {
+            bool: lambda v: isinstance(v, (bool, np.bool_)),
+            int: lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)),
+            float: lambda v: (
+                isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and bool(np.isfinite(float(v)))
+            ),
+            str: lambda v: isinstance(v, str) and len(v) <= MAX_SETTING_STRING,
+            tuple: lambda v: (
+                isinstance(v, (list, tuple))
+                and len(v) <= MAX_SETTING_STRING
+                and all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v)
+            ),
+        }[self.type](value)
+        if not ok:
+            shown = repr(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            none = " or null" if self.optional else ""
+            raise TypeError(f"`{label}` must be {kinds[self.type]}{none}; got {shown} ({type(value).__name__}).")
+        if self.type is float:
+            return float(value)
+        if self.type is int:
+            return int(value)
+        if self.type is bool:
+            return bool(value)
+        if self.type is tuple:
+            return tuple(value)
+        return value
+
+
+MAX_SETTING_STRING = 200  # longest string (or tuple) a setting may hold
+
+
+def _numpydoc_parameters(doc: str) -> dict[str, str]:
+    """``{name: description}`` from the ``Parameters`` section of a numpydoc docstring (the type
+    line when a parameter has no description)."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    out: dict[str, str] = {}
+    spec: dict[str, str] = {}
+    i = next((i + 2 for i in range(len(lines) - 1) if lines[i].strip() == "Parameters" and _rule(lines[i + 1])), None)
+    names: list[str] = []
+    while i is not None and i < len(lines):
+        line = lines[i]
+        if line and not line.startswith(" "):
+            if i + 1 < len(lines) and _rule(lines[i + 1]):
+                break  # the next section
+            head, _, kind = line.partition(" : ")
+            names = [n.strip() for n in head.split(",") if n.strip()]
+            for n in names:
+                out[n], spec[n] = "", kind.strip()
+        elif line.strip():
+            for n in names:
+                out[n] = f"{out[n]} {line.strip()}".strip()
+        i += 1
+    return {n: out[n] or spec[n] for n in out}
+
+
+def _rule(line: str) -> bool:
+    return bool(re.fullmatch(r"-{3,}", line.strip()))
+
+
+def _trailing_comments(cls) -> dict[str, str]:
+    """``{field: comment}`` from ``name: type = default  # comment`` lines of a class body
+    (comment-only lines right below continue the comment)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    last = None
+    for line in source.splitlines():
+        m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line)
+        if m and "=" in line.split("#")[0]:
+            last = m.group(1)
+            out[last] = m.group(2).strip()
+            continue
+        c = re.match(r"\s+#\s*(.*)$", line)
+        if c and last is not None:
+            out[last] = f"{out[last]} {c.group(1).strip()}".strip()
+        else:
+            last = None
+    return out
+
+
+def config_fields(cls) -> list[ConfigField]:
+    """The fields of a frozen settings dataclass with their types, defaults and documentation.
+
+    Examples
+    --------
+    >>> from rbfviz.core.train import TrainConfig
+    >>> f = {f.name: f for f in config_fields(TrainConfig)}
+    >>> f["batch_size"].type, f["batch_size"].default, f["batch_size"].doc
+    (<class 'int'>, 64, 'minibatch size')
+    >>> f["max_epochs"].optional
+    True
+    """
+    hints = typing.get_type_hints(cls)
+    docs = {**_trailing_comments(cls), **_numpydoc_parameters(cls.__doc__)}
+    out = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        if optional:
+            hint = next(a for a in args if a is not type(None))
+        base = typing.get_origin(hint) or hint
+        if base not in (int, float, str, bool, tuple):
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported setting type {hints[f.name]!r}")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        out.append(ConfigField(f.name, base, optional, default, docs.get(f.name, "")))
+    return out

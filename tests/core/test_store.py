@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import save as st_save
 
 import rbfviz.core.store as store
+from rbfviz.core.metadata import MetadataWarning
 from rbfviz.core.model import RBFN
 from rbfviz.core.store import (
     FORMAT_NAME,
@@ -49,15 +50,17 @@ def test_round_trip(tmp_path, dtype):
         nested={"x": [1, 2.5]},
     )
     path = tmp_path / "sub" / "net.safetensors"
-    save_model(net, path)
+    with pytest.warns(MetadataWarning, match="unknown metadata field.*`tags`, `nested`"):
+        save_model(net, path)  # fields outside the schema are not saved
     back = load_model(path)
     _assert_same(net, back)
     X = np.random.default_rng(0).choice([-1.0, 1.0], (20, 26))
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
     want = json.loads(json.dumps(store._json_safe(net.metadata)))
+    del want["tags"], want["nested"], want["metrics"]["bad"]  # NaN → null → no metric
     assert back.metadata == want
-    assert back.metadata["metrics"]["bad"] is None  # NaN → null
     assert back.metadata["content_hash"] == content_hash(net) == content_hash(back)
+    assert back.metadata["versions"]["torch"] and back.metadata["created"].endswith("Z")
     # bytes input works too
     _assert_same(load_model(path.read_bytes()), net)
 
@@ -270,7 +273,7 @@ def test_header_length_starting_with_pickle_magic_still_loads(tmp_path):
 
     net = RBFN(26, 4, seed=0)
     for pad in range(256):  # vary the metadata length until the header length ends in 0x80
-        net.metadata["pad"] = "x" * pad
+        net.metadata["source"] = "x" * pad
         path = tmp_path / "net.safetensors"
         save_model(net, path)
         if path.read_bytes()[0] == 0x80:
@@ -278,4 +281,138 @@ def test_header_length_starting_with_pickle_magic_still_loads(tmp_path):
     else:
         pytest.skip("could not produce a 0x80 header length")
     assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
-    assert load_model(path).metadata["pad"] == net.metadata["pad"]
+    assert load_model(path).metadata["source"] == net.metadata["source"]
+
+
+# --------------------------------------------------------------------------- overflow and bombs
+@pytest.mark.parametrize("log_gamma", [1e4, -1e4, 41.0])
+def test_log_gamma_that_overflows_is_refused_naming_the_field(log_gamma):
+    tensors = {
+        "bias": torch.tensor(0.5),
+        "weights": torch.ones(3),
+        "centroids": torch.zeros(3, 2),
+        "log_gamma": torch.tensor(log_gamma),
+    }
+    with pytest.raises(ModelFileError, match=r"<bytes>: `log_gamma` = .* is outside \[-40, 40\]"):
+        load_model(_crafted(tensors))
+
+
+def test_log_gamma_1e4_reference_file_is_refused(tmp_path):
+    net = RBFN(26, 3, seed=0)
+    with torch.no_grad():
+        net.log_gamma.fill_(1e4)
+    path = tmp_path / "ref.pt.gz"
+    save_reference_model(net, path)
+    with pytest.raises(ModelFileError, match=rf"{path}: `log_gamma`"):
+        load_model(path)
+
+
+def test_predictions_that_overflow_are_refused():
+    tensors = {
+        "bias": torch.tensor(0.5),
+        "weights": torch.full((3,), 3e38),  # each finite, the sum is not
+        "centroids": torch.zeros(3, 2),
+        "log_gamma": torch.tensor(-1.0),
+    }
+    with pytest.raises(ModelFileError, match="predictions are not finite"):
+        load_model(_crafted(tensors))
+    with pytest.raises(ModelFileError, match="physical units overflow.*`target_scale`"):
+        load_model(_crafted(meta={"target_scale": 1e308, "target_mean": 1e308}))
+
+
+def test_gzip_content_over_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(store, "MAX_DECOMPRESSED_BYTES", 3 * 2**20)
+    with pytest.raises(ModelFileError, match=r"<bytes>: gzip content expands beyond the 3145728 byte limit"):
+        load_model(gzip.compress(bytes(4 * 2**20)))
+
+
+def test_gzip_bomb_is_refused_under_an_address_space_cap(tmp_path):
+    """A 2.6 MB gzip that expands to 2.5 GiB, loaded with 1.5 GiB of address space to spare
+    (``ulimit -v`` in a subprocess): refused with a clear error, not a MemoryError."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    member = gzip.compress(bytes(64 * 2**20), compresslevel=9)  # 64 MiB of zeros in ~64 KB
+    path = tmp_path / "bomb.pt.gz"
+    path.write_bytes(member * 40)  # concatenated gzip members: one stream of 2.5 GiB
+    script = textwrap.dedent(
+        """
+        import resource, sys
+        from rbfviz.core.store import ModelFileError, load_model
+        vsz = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+        cap = vsz + 1536 * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        try:
+            load_model(sys.argv[1])
+        except ModelFileError as exc:
+            print("refused:", exc)
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300, cwd=root, env=env
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"refused: {path}: gzip content expands beyond" in run.stdout
+
+
+# --------------------------------------------------------------------------- orphans of killed saves
+def test_orphan_temp_files_of_killed_saves_are_removed(tmp_path):
+    old = tmp_path / ".net.safetensors.rbfviz-abcd1234.tmp"
+    other_old = tmp_path / ".other.safetensors.rbfviz-zz_9a8b7.tmp"
+    fresh = tmp_path / ".net.safetensors.rbfviz-fresh123.tmp"  # a save in progress elsewhere
+    foreign = tmp_path / ".net.safetensors.abcd1234.tmp"  # not our marker
+    user = tmp_path / "notes.tmp"
+    for p in (old, other_old, fresh, foreign, user):
+        p.write_bytes(b"partial")
+    for p in (old, other_old, foreign, user):
+        os.utime(p, (1e9, 1e9))  # long ago
+    save_model(RBFN(3, 2, seed=0), tmp_path / "net.safetensors")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["net.safetensors", fresh.name, foreign.name, user.name])
+
+
+def test_a_killed_save_leaves_only_a_temp_file_that_the_next_save_removes(tmp_path):
+    """SIGKILL in the middle of save_model: the old file is intact, and the orphan goes."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "net.safetensors"
+    save_model(RBFN(26, 4, seed=0), path)
+    before = path.read_bytes()
+    script = (
+        "import os, signal, sys\n"
+        "import rbfviz.core.store as store\n"
+        "from rbfviz.core.model import RBFN\n"
+        "store.os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "store.save_model(RBFN(26, 8, seed=1), sys.argv[1])\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(path)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120
+    )
+    assert run.returncode == -signal.SIGKILL
+    orphans = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(orphans) == 1 and path.read_bytes() == before
+    os.utime(orphans[0], (1e9, 1e9))
+    save_model(RBFN(26, 4, seed=2), tmp_path / "another.safetensors")
+    assert not orphans[0].exists()
+
+
+def test_oversized_header_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setattr(store, "MAX_HEADER_BYTES", 100)
+    with pytest.raises(ModelFileError, match="header of .* bytes is larger than the 100 byte limit"):
+        load_model(_crafted())
+
+
+def test_deeply_nested_safetensors_header_is_refused():
+    import struct
+
+    header = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(ModelFileError, match="not a valid safetensors file .header nested 5001 deep"):
+        load_model(struct.pack("<Q", len(header)) + header)
