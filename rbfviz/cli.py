@@ -71,9 +71,9 @@ def _load_data(args):
 
     bar = _bar(args.n, f"generating {{{args.surface}}} barriers", "rows")
 
-    def progress(done, total):
-        bar.total = total
-        bar.n = done
+    def progress(report):  # a core.progress.StepProgress of rows
+        bar.total = report.total
+        bar.n = report.done
         bar.refresh()
 
     try:
@@ -110,8 +110,8 @@ def cmd_generate(args):
     cfg = barriers.GeneratorConfig(relaxed=not args.unrelaxed)
     bar = _bar(args.n, f"generating {{{args.surface}}}", "rows")
 
-    def progress(done, total):
-        bar.n = done
+    def progress(report):  # a core.progress.StepProgress of rows
+        bar.n = report.done
         bar.refresh()
 
     with _cancel_on_interrupt() as cancel:
