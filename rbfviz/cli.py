@@ -8,6 +8,7 @@ Examples::
     rbfviz info cu100-m16.safetensors
     rbfviz figures --model cu100-m16.safetensors --out figures/
     rbfviz toy --out toy/
+    rbfviz app --port 5010 --no-browser
 
 Ctrl-C during training or pruning stops the run within one epoch (or step) and still saves the
 best network found so far.
@@ -276,6 +277,12 @@ def cmd_toy(args):
         print(f"{name}: {value}")
 
 
+def cmd_app(args):
+    from rbfviz.app.server import run_from_args
+
+    run_from_args(args)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -383,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="toy")
     p.add_argument("--restarts", type=int, default=10)
     p.add_argument("--seed", type=int, default=5)
+
+    from rbfviz.app.server import add_arguments
+
+    p = command("app", cmd_app, "serve the dashboard (http://127.0.0.1:5006)", "rbfviz app --port 5010 --no-browser")
+    add_arguments(p)
     return parser
 
 
