@@ -8,7 +8,8 @@ Accepted file formats (see :func:`load_barriers`; the readers live in :mod:`rbfv
 
 * ``.26d`` text, as in the reference data (``machqu/rbfn`` ``util/dataset.py``): whitespace
   separated, ``#`` starts a comment, no header, 26 columns of 0/1 then the barrier in eV.
-  Plain or gzip (detected from the magic bytes, not the extension).
+  Plain, gzip, bz2 or xz (detected from the magic bytes, not the extension), read as a bounded
+  stream (see :func:`rbfviz.data.formats.read_barrier_file`).
 * a tar archive (plain or compressed, e.g. ``Cu_ANN_processed.tgz``) whose members end in
   ``_{surface}.26d``, e.g. ``Cu_ANN_processed/barriers/Cu_20170906_100.26d``.
 * CSV with one header row: 26 site columns and one barrier column (see :func:`load_barriers`).
@@ -163,7 +164,7 @@ class Dataset:
                 raise ValueError(
                     f"the data set{self._from()} has {n} rows: too few to split with fractions={fractions!r} "
                     f"(that gives {n_train} training, {n_val} validation and {n - n_train - n_val} test rows; "
-                    "each part needs at least one)."
+                    "the training and validation parts need at least one row each)."
                 )
         else:
             n_train = check_int("n_train", n_train, low=1)

@@ -378,11 +378,12 @@ def _parse_stream(stream: _BoundedStream, name: str, max_line: int):
                 block, line = b"\n".join(lines[k + 1 :]), line + k + 1
             parsed = _parse_csv_block(block, line, name, *csv_columns)
         if len(parsed[1]):
-            bits.append(parsed[0])
+            bits.append(np.packbits(parsed[0], axis=1))  # (R, 4): 8 sites a byte while the file is read
             ys.append(parsed[1])
     if not ys:
         raise DataFormatError(f"{name}, line 1: no data rows (empty file or only comments)")
-    return np.concatenate(bits), np.concatenate(ys), fmt, header_surface
+    bits = np.unpackbits(np.concatenate(bits), axis=1, count=NUM_SITES)  # (N, 26) of 0/1
+    return bits, np.concatenate(ys), fmt, header_surface
 
 
 def _looks_like_csv(first_line: str | None) -> bool:

@@ -212,16 +212,6 @@ def test_absurd_barrier_refused_naming_file_and_line(tmp_path, barrier):
         Dataset(X=np.ones((1, 26)), y=[float(barrier)], source="from-test")
 
 
-def test_data_set_too_small_to_split_names_it(tmp_path):
-    path = tmp_path / "tiny_100.26d"
-    path.write_text(row([1] * 26, 0.5) * 3)
-    ds = load_barriers(path)
-    with pytest.raises(ValueError, match=r"tiny_100\.26d\) has 3 rows: too few to split"):
-        ds.split(fractions=(0.8, 0.1))
-    with pytest.raises(ValueError, match=r"data set size 3 \(.*tiny_100\.26d\)"):
-        ds.split(2, 1)
-
-
 # ----------------------------------------------------------------- atomic writes
 WRITER = r"""
 import sys
