@@ -407,11 +407,35 @@ def _check_limit(name: str, value) -> int:
     return int(value)
 
 
+class _SmallHeaderTarInfo(tarfile.TarInfo):
+    """Tar headers whose extension blocks (pax, GNU long names) are refused beyond :data:`MAX_LINE_BYTES`.
+
+    :mod:`tarfile` reads such a block into memory whole; without this, one header could claim
+    up to ``max_bytes``.
+    """
+
+    _EXTENDED = (
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    )
+
+    def _proc_member(self, tar):
+        if self.type in self._EXTENDED and self.size > MAX_LINE_BYTES:
+            raise DataFormatError(
+                f"{tar.name}: a tar header extension of {self.size} bytes (more than {MAX_LINE_BYTES}); "
+                "not a barrier archive"
+            )
+        return super()._proc_member(tar)
+
+
 def _read_tar(stream: _BoundedStream, path: str, surface: str | None, max_bytes: int, max_line: int):
     """Stream through a tar archive and parse the one ``.26d`` member picked by ``surface``."""
     names, found = [], None
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")
+        tar = tarfile.open(name=path, fileobj=stream, mode="r|", tarinfo=_SmallHeaderTarInfo)
         for count, member in enumerate(tar, start=1):
             if count > MAX_TAR_MEMBERS:
                 raise DataFormatError(f"{path}: the tar archive holds more than {MAX_TAR_MEMBERS} members")

@@ -197,6 +197,18 @@ def test_too_many_tar_members(tmp_path, monkeypatch):
         read_barrier_file(path)
 
 
+def test_huge_tar_header_extension_refused(tmp_path):
+    """A pax header claiming 64 MiB would be read into memory whole by tarfile; it is refused first."""
+    info = tarfile.TarInfo("x_100.26d")
+    header = info.tobuf(format=tarfile.USTAR_FORMAT)
+    pax = tarfile.TarInfo("././@PaxHeader")
+    pax.type, pax.size = tarfile.XHDTYPE, 64 * 2**20
+    path = tmp_path / "pax.tgz"
+    path.write_bytes(gzip.compress(pax.tobuf(format=tarfile.USTAR_FORMAT) + b"\0" * pax.size + header))
+    with pytest.raises(DataFormatError, match=r"pax\.tgz: a tar header extension of 67108864 bytes"):
+        read_barrier_file(path)
+
+
 @pytest.mark.parametrize("barrier", ["1e308", "-1e308", "inf", "1001", "nan"])
 def test_absurd_barrier_refused_naming_file_and_line(tmp_path, barrier):
     path = tmp_path / "huge_100.26d"
