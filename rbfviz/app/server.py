@@ -250,7 +250,7 @@ def serve(app=None, config: ServerConfig | None = None) -> None:
         )
     server.start()
     if config.show:
-        server.io_loop.add_callback(server.show, "/")
+        server.io_loop.add_callback(server.show, "/login" if config.basic_auth or config.oauth_provider else "/")
     server.io_loop.start()
 
 
