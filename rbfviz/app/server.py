@@ -6,8 +6,9 @@ Used by ``rbfviz app`` and ``python launch.py``.  What :func:`build_server` sets
   127.0.0.1 and then talk to this server as its "own origin".  The browser still sends
   ``Host: attacker.example``, so every request (pages, scripts, the websocket) whose Host is not an
   allowed name is refused with 403: ``127.0.0.1``, ``localhost``, ``::1``, the ``--host`` given and
-  the ``--allow-host`` names.  When listening on every interface (``--host 0.0.0.0``) IP literals
-  are accepted as well: a rebinding page always sends a DNS name, never an address.
+  the ``--allow-host`` names.  When listening on every interface (``--host 0.0.0.0``) the
+  machine's own name and addresses are added, as far as it can tell them (its host name, what
+  that resolves to, the address of its default route); give any other with ``--allow-host``.
 * **Websocket origin**: only pages served under those names at this port may open the websocket.
 * **Message size**: one websocket message holds at most ``max_message_bytes`` (uploads arrive
   base64-encoded in one message).
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import logging
 import os
 import secrets
@@ -56,12 +56,22 @@ def _host_name(host: str) -> str:
     return host
 
 
-def _is_ip(name: str) -> bool:
+def _machine_names() -> frozenset:
+    """This machine's host name and addresses, best effort, without DNS queries to other machines."""
+    import socket
+
+    names = {socket.gethostname().lower()}
     try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
+        names.update(info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None))
+    except OSError:
+        pass
+    try:  # the source address of the default route: a UDP "connect" sends no packet
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1, never routed
+            names.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    return frozenset(_host_name(n) for n in names if n and n not in WILDCARD_HOSTS)
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,7 @@ class ServerConfig:
     oauth_redirect_uri: str | None = None
     max_message_bytes: int = MAX_MESSAGE_BYTES
     title: str = "rbfviz"
+    _names: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if not isinstance(self.host, str) or not self.host.strip():
@@ -118,6 +129,9 @@ class ServerConfig:
             raise ValueError(f"`max_message_bytes` must be an int >= 1; got {self.max_message_bytes!r}.")
         if self.basic_auth is not None and self.oauth_provider is not None:
             raise ValueError("give `basic_auth` or `oauth_provider`, not both.")
+        names = set(LOCAL_NAMES) | {_host_name(h) for h in hosts}
+        names |= _machine_names() if self.listens_everywhere else {_host_name(self.host)}
+        object.__setattr__(self, "_names", frozenset(names))
 
     @property
     def listens_everywhere(self) -> bool:
@@ -126,10 +140,7 @@ class ServerConfig:
     @property
     def allowed_hosts(self) -> frozenset:
         """Names accepted in the ``Host`` header (no port, lower case)."""
-        names = set(LOCAL_NAMES) | {_host_name(h) for h in self.allow_hosts}
-        if not self.listens_everywhere:
-            names.add(_host_name(self.host))
-        return frozenset(names)
+        return self._names
 
     def websocket_origins(self, port: int) -> list:
         """``host:port`` entries of the pages that may open the websocket (Bokeh's allow-list takes no IPv6)."""
@@ -141,12 +152,11 @@ def host_allowed(host_header: str, config: ServerConfig) -> bool:
 
     Examples
     --------
-    >>> cfg = ServerConfig(host="0.0.0.0")
+    >>> cfg = ServerConfig(host="0.0.0.0", allow_hosts=("192.168.1.20",))
     >>> host_allowed("192.168.1.20:5006", cfg), host_allowed("[::1]:5006", cfg), host_allowed("evil.test", cfg)
     (True, True, False)
     """
-    name = _host_name(host_header or "")
-    return name in config.allowed_hosts or (config.listens_everywhere and _is_ip(name))
+    return _host_name(host_header or "") in config.allowed_hosts
 
 
 # --------------------------------------------------------------------------- the server
@@ -245,7 +255,7 @@ def serve(app=None, config: ServerConfig | None = None) -> None:
         print(
             "listening on every interface: anyone who can reach this port can use the app"
             + ("" if config.basic_auth or config.oauth_provider else " (consider --basic-auth)")
-            + f"; Host names accepted: IP addresses and {', '.join(sorted(config.allowed_hosts))}",
+            + f"; Host names accepted: {', '.join(sorted(config.allowed_hosts))} (more with --allow-host)",
             flush=True,
         )
     server.start()

@@ -96,11 +96,14 @@ def test_allowed_hosts_rules():
         host_allowed("127.0.0.1:5006", local) and host_allowed("LOCALHOST", local) and host_allowed("[::1]:5006", local)
     )
     assert not host_allowed("attacker.example:5006", local)
-    assert not host_allowed("192.168.1.5:5006", local)  # an address is fine only when listening everywhere
+    assert not host_allowed("192.168.1.5:5006", local)
     assert not host_allowed("127.0.0.1.attacker.example", local) and not host_allowed("", ServerConfig(host="lab"))
-    lab = ServerConfig(host="0.0.0.0", allow_hosts=("rbfviz.lab",))
+    lab = ServerConfig(host="0.0.0.0", allow_hosts=("rbfviz.lab", "192.168.1.5"))
     assert host_allowed("rbfviz.lab:5006", lab) and host_allowed("192.168.1.5:5006", lab)
+    assert host_allowed(f"{socket.gethostname()}:5006", lab)  # listening everywhere: the machine's own name
     assert not host_allowed("0.0.0.0.attacker.example", lab) and not host_allowed("other.lab", lab)
+    assert not host_allowed("0.0.0.0", lab) and not host_allowed("10.255.255.254", lab)
+    assert "rbfviz.lab:5006" in lab.websocket_origins(5006)  # the websocket accepts what the Host check does
     assert ServerConfig(host="mybox").allowed_hosts == {"127.0.0.1", "localhost", "::1", "mybox"}
     assert ServerConfig(port=7).websocket_origins(7) == ["127.0.0.1:7", "localhost:7"]
     with pytest.raises(ValueError, match="`port` must be an int in \\[0, 65535\\]; got 70000"):
