@@ -8,6 +8,7 @@ Examples::
     rbfviz info cu100-m16.safetensors
     rbfviz figures --model cu100-m16.safetensors --out figures/
     rbfviz toy --out toy/
+    rbfviz app --port 5010 --no-browser
 
 The settings of ``train``, ``prune`` and ``generate`` are generated from the fields, defaults and
 documentation of :class:`~rbfviz.core.train.TrainConfig`, :class:`~rbfviz.core.prune.PruneConfig`
@@ -479,6 +480,12 @@ def cmd_toy(args, cancel=None) -> int:
     return 0
 
 
+def cmd_app(args):
+    from rbfviz.app.server import run_from_args
+
+    run_from_args(args)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from rbfviz.core.prune import PruneConfig
@@ -588,6 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="toy")
     p.add_argument("--restarts", type=int, default=10)
     p.add_argument("--seed", type=int, default=5)
+
+    from rbfviz.app.server import add_arguments
+
+    p = command("app", cmd_app, "serve the dashboard (http://127.0.0.1:5006)", "rbfviz app --port 5010 --no-browser")
+    add_arguments(p)
     return parser
 
 

@@ -116,8 +116,8 @@ class TrainTask(Job):
             return self.uploaded
         from rbfviz.data.barriers import GenerationCancelled, generate_dataset
 
-        def progress(done, total):
-            self.status = f"generating ({self.surface}) data: {done}/{total} rows…"
+        def progress(report):  # a core.progress.StepProgress of rows
+            self.status = f"generating ({self.surface}) data: {report.done}/{report.total} rows…"
 
         self.status = f"generating {self.num_rows} rows of ({self.surface}) data…"
         try:

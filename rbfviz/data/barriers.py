@@ -42,11 +42,13 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
 
+from rbfviz.core.progress import StepProgress, cancel_requested
 from rbfviz.core.validate import check_choice, check_int, check_occupations, check_probability
 from rbfviz.data.lattice import DEFAULT_SITES, check_surface
 from rbfviz.data.potential import MIN_ROWS, RelaxationConfig, engine_for
@@ -194,7 +196,7 @@ def _resolve_config(config) -> GeneratorConfig:
 
 
 def _compute(
-    X: np.ndarray, surface: str, cfg: GeneratorConfig, relaxed: bool, progress=None, cancel=None
+    X: np.ndarray, surface: str, cfg: GeneratorConfig, relaxed: bool, progress=None, cancel=None, t0=None
 ) -> BarrierResult:
     engine = engine_for(surface, cfg.relaxation)
     n = len(X)
@@ -206,18 +208,19 @@ def _compute(
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progress, cancel)
+        t0 = time.perf_counter() if t0 is None else t0
+        _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progress, cancel, t0)
     finally:
         if cfg.num_threads is not None:
             torch.set_num_threads(threads)
     return BarrierResult(out, wall_i, wall_s)
 
 
-def _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progress, cancel):
+def _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progress, cancel, t0):
     n, size = len(X), cfg.chunk_size
     with torch.no_grad():
         for start in range(0, n, size):
-            if cancel is not None and cancel.is_set():
+            if cancel_requested(cancel):
                 raise GenerationCancelled(f"barrier generation cancelled after {start} of {n} rows")
             stop = min(start + size, n)
             bits = torch.as_tensor((X[start:stop] > 0), dtype=engine.dtype, device=engine.device)  # (n_c, 26)
@@ -235,7 +238,7 @@ def _run_chunks(X, engine, cfg, relaxed, use_compile, out, wall_i, wall_s, progr
             wall_i[start:stop] = wi.cpu().numpy()
             wall_s[start:stop] = ws.cpu().numpy()
             if progress is not None:
-                progress(stop, n)
+                progress(StepProgress(done=stop, total=n, elapsed=time.perf_counter() - t0, unit="rows"))
 
 
 def compute_barriers(X, surface, relaxed=True, *, config=None) -> np.ndarray:
@@ -356,8 +359,11 @@ def generate_dataset(surface, n, *, seed=0, config=None, cache_dir=None, progres
     cache_dir : str, os.PathLike, None or False, default=None
         Directory of the ``.npz`` cache, keyed by a hash of the settings and
         :data:`GENERATOR_VERSION`; None uses :func:`default_cache_dir`, False disables caching.
+        A cache file that cannot be read (truncated, corrupt, wrong shape) is regenerated.
     progress : callable, optional
-        ``progress(done, total)`` after each chunk.
+        Called after each chunk with a :class:`rbfviz.core.progress.StepProgress` of rows
+        (``done``, ``total``, ``fraction``, ``elapsed``, ``describe()``), the project's one
+        progress protocol (:mod:`rbfviz.core.progress`).
     cancel : object with ``is_set()``, optional
         E.g. a ``threading.Event``; when set, :class:`GenerationCancelled` is raised.
 
@@ -383,6 +389,7 @@ def generate_dataset(surface, n, *, seed=0, config=None, cache_dir=None, progres
     seed = check_int("seed", seed)
     cfg = _resolve_config(config)
     settings = _settings(surface, n, seed, cfg)
+    t0 = time.perf_counter()
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
     mode = "relaxed" if cfg.relaxed else "unrelaxed"
     source = f"generated:TB-SMA Cu {mode} {{{surface}}} n={n} seed={seed}"
@@ -395,14 +402,16 @@ def generate_dataset(surface, n, *, seed=0, config=None, cache_dir=None, progres
                 with np.load(path, allow_pickle=False) as f:
                     metadata = json.loads(str(f["metadata"]))
                     metadata["cache"] = path
-                    if progress is not None:
-                        progress(n, n)
-                    return Dataset(X=f["X"], y=f["y"], surface=surface, source=source, metadata=metadata)
-            except (OSError, ValueError, KeyError):
-                pass  # a broken cache file is regenerated below
-    t0 = time.perf_counter()
+                    cached = Dataset(X=f["X"], y=f["y"], surface=surface, source=source, metadata=metadata)
+                if len(cached) != n:
+                    raise ValueError(f"{path}: {len(cached)} rows cached, {n} expected")
+                if progress is not None:
+                    progress(StepProgress(done=n, total=n, elapsed=time.perf_counter() - t0, unit="rows"))
+                return cached
+            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+                pass  # a truncated or broken cache file is regenerated (and replaced) below
     X = sample_configurations(surface, n, seed=seed, config=cfg)
-    res = _compute(X, surface, cfg, cfg.relaxed, progress=progress, cancel=cancel)
+    res = _compute(X, surface, cfg, cfg.relaxed, progress=progress, cancel=cancel, t0=t0)
     raw = res.barrier
     metadata = {
         "generator": "rbfviz.data.barriers",
@@ -433,6 +442,7 @@ def generate_dataset(surface, n, *, seed=0, config=None, cache_dir=None, progres
                 metadata=np.array(json.dumps(metadata)),
             )
             os.replace(tmp, path)
-        except OSError:
-            pass  # caching is best effort
+        except OSError:  # caching is best effort (read-only or full disk)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return Dataset(X=X, y=y, surface=surface, source=source, metadata=metadata)

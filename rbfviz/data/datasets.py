@@ -8,7 +8,8 @@ Accepted file formats (see :func:`load_barriers`; the readers live in :mod:`rbfv
 
 * ``.26d`` text, as in the reference data (``machqu/rbfn`` ``util/dataset.py``): whitespace
   separated, ``#`` starts a comment, no header, 26 columns of 0/1 then the barrier in eV.
-  Plain or gzip (detected from the magic bytes, not the extension).
+  Plain, gzip, bz2 or xz (detected from the magic bytes, not the extension), read as a bounded
+  stream (see :func:`rbfviz.data.formats.read_barrier_file`).
 * a tar archive (plain or compressed, e.g. ``Cu_ANN_processed.tgz``) whose members end in
   ``_{surface}.26d``, e.g. ``Cu_ANN_processed/barriers/Cu_20170906_100.26d``.
 * CSV with one header row: 26 site columns and one barrier column (see :func:`load_barriers`).
@@ -31,6 +32,7 @@ import numpy as np
 from rbfviz.core.validate import check_int, check_occupations
 from rbfviz.data.formats import (  # noqa: F401  (re-exported: public via rbfviz.data.datasets)
     BARRIER_COLUMN_NAMES,
+    MAX_ABS_BARRIER_EV,
     NUM_SITES,
     DataFormatError,
     read_barrier_file,
@@ -82,9 +84,12 @@ class Dataset:
             raise ValueError(f"`y` must be one-dimensional; got shape {np.shape(self.y)}.")
         if len(y) != len(X):
             raise ValueError(f"`X` and `y` must have the same length; got {len(X)} rows of X and {len(y)} values of y.")
-        if not np.all(np.isfinite(y)):
-            bad = int(np.flatnonzero(~np.isfinite(y))[0])
-            raise ValueError(f"`y` must be finite; got {y[bad]!r} at row {bad}.")
+        if not np.all(np.abs(y) <= MAX_ABS_BARRIER_EV):  # NaN fails too
+            bad = int(np.flatnonzero(~(np.abs(y) <= MAX_ABS_BARRIER_EV))[0])
+            raise ValueError(
+                f"`y` must be finite barriers in eV of magnitude at most {MAX_ABS_BARRIER_EV:g}; "
+                f"got {y[bad]!r} at row {bad}{self._from()}."
+            )
         X.setflags(write=False)
         y.setflags(write=False)
         object.__setattr__(self, "X", X)
@@ -92,6 +97,9 @@ class Dataset:
         object.__setattr__(self, "surface", None if self.surface is None else check_surface(self.surface))
         object.__setattr__(self, "source", str(self.source))
         object.__setattr__(self, "metadata", dict(self.metadata))
+
+    def _from(self) -> str:
+        return f" ({self.source})" if self.source else ""
 
     def __len__(self) -> int:
         return len(self.y)
@@ -152,12 +160,18 @@ class Dataset:
                     f"`fractions` must satisfy 0 < f_train, 0 <= f_val and f_train + f_val <= 1; got {fractions!r}."
                 )
             n_train, n_val = int(np.floor(f_train * n)), int(np.floor(f_val * n))
+            if n_train < 1 or (f_val > 0 and n_val < 1):
+                raise ValueError(
+                    f"the data set{self._from()} has {n} rows: too few to split with fractions={fractions!r} "
+                    f"(that gives {n_train} training, {n_val} validation and {n - n_train - n_val} test rows; "
+                    "the training and validation parts need at least one row each)."
+                )
         else:
             n_train = check_int("n_train", n_train, low=1)
             n_val = check_int("n_val", n_val, low=0)
             if n_train + n_val >= n:
                 raise ValueError(
-                    f"`n_train` + `n_val` must be smaller than the data set size {n}; got "
+                    f"`n_train` + `n_val` must be smaller than the data set size {n}{self._from()}; got "
                     f"{n_train} + {n_val} = {n_train + n_val}. Pass smaller counts or "
                     "fractions=(f_train, f_val)."
                 )
@@ -210,7 +224,7 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------- public loaders
-def load_barriers(path, surface=None, *, site_order=None) -> Dataset:
+def load_barriers(path, surface=None, *, site_order=None, max_bytes=None, max_line_bytes=None) -> Dataset:
     """Read a barrier file into a :class:`Dataset` (0/1 occupations become ±1).
 
     Parameters
@@ -232,6 +246,10 @@ def load_barriers(path, surface=None, *, site_order=None) -> Dataset:
     site_order : array-like of int, shape (26,), optional
         ``site_order[j]`` is the 0-based file column that holds site ``j`` of
         :data:`rbfviz.lattice.DEFAULT_SITES`, for files with another site numbering.
+    max_bytes, max_line_bytes : int, optional
+        Limits on the bytes read or decompressed and on the line length (default 1 GiB and
+        1 MiB, see :func:`rbfviz.data.formats.read_barrier_file`); a file beyond them is refused
+        with a :class:`DataFormatError` naming it, in bounded memory.
 
     Returns
     -------
@@ -241,7 +259,8 @@ def load_barriers(path, surface=None, *, site_order=None) -> Dataset:
     ------
     DataFormatError
         (a ``ValueError``) naming the file and line: wrong column count, an occupation other
-        than 0/1, a NaN or infinite barrier, an empty file, an unreadable tar member.
+        than 0/1, a barrier that is not finite or beyond 1000 eV in magnitude, an empty file,
+        an unreadable tar member, truncated or corrupt compressed data, a limit exceeded.
 
     Examples
     --------
@@ -260,7 +279,7 @@ def load_barriers(path, surface=None, *, site_order=None) -> Dataset:
         order = np.asarray(site_order)
         if order.shape != (NUM_SITES,) or sorted(order.tolist()) != list(range(NUM_SITES)):
             raise ValueError(f"`site_order` must be a permutation of 0..25 (length 26); got {site_order!r}.")
-    raw = read_barrier_file(path, surface)
+    raw = read_barrier_file(path, surface, max_bytes=max_bytes, max_line_bytes=max_line_bytes)
     bits = raw.bits if order is None else raw.bits[:, order]  # (N, 26)
     X = 2 * bits.astype(np.float32) - 1  # (N, 26) in ±1
     metadata = {"format": raw.format, "n_rows": len(raw.y)}

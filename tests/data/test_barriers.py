@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from rbfviz.core.progress import ProgressReport
 from rbfviz.data import barriers as B
 from rbfviz.data import potential
 from rbfviz.data.barriers import (
@@ -196,18 +197,35 @@ def test_cache_hit_returns_identical_data(tmp_path, monkeypatch):
     assert B.default_cache_dir() == str(tmp_path / "env")
 
 
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_broken_cache_file_is_regenerated(tmp_path, damage):
+    first = generate_dataset("100", 200, seed=4, cache_dir=tmp_path, config=EAGER)
+    (cache,) = tmp_path.glob("*.npz")
+    raw = cache.read_bytes()
+    cache.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"PK\x03\x04" + b"x" * 100, "empty": b""}[damage])
+    reports = []
+    again = generate_dataset("100", 200, seed=4, cache_dir=tmp_path, config=EAGER, progress=reports.append)
+    np.testing.assert_array_equal(again.X, first.X)
+    np.testing.assert_array_equal(again.y, first.y)
+    assert "cache" not in again.metadata  # computed, not read
+    assert reports[-1].fraction == 1.0 and reports[-1].describe().startswith("200/200 rows")
+    assert cache.read_bytes() != raw[: len(raw) // 2] and len(list(tmp_path.iterdir())) == 1  # replaced, no tmp left
+    assert generate_dataset("100", 200, seed=4, cache_dir=tmp_path, config=EAGER).metadata["cache"] == str(cache)
+
+
 def test_cancel_and_progress():
     calls = []
     cancel = threading.Event()
 
-    def progress(done, total):
-        calls.append((done, total))
+    def progress(report):
+        assert isinstance(report, ProgressReport) and report.unit == "rows"
+        calls.append((report.done, report.total, report.fraction))
         cancel.set()
 
     cfg = GeneratorConfig(compile="never", chunk_size=64, relaxed=False)
     with pytest.raises(GenerationCancelled, match="after 64 of 256"):
         generate_dataset("100", 256, cache_dir=False, config=cfg, progress=progress, cancel=cancel)
-    assert calls == [(64, 256)]
+    assert calls == [(64, 256, 0.25)]
 
 
 def test_input_errors():

@@ -250,3 +250,13 @@ def test_written_surface_header_is_read_back(tmp_path):
     write_26d(Dataset(X, np.linspace(0, 1, 5), surface="111", source="test"), tmp_path / "data.26d")
     assert load_barriers(tmp_path / "data.26d").surface == "111"
     assert load_barriers(tmp_path / "data.26d", surface="100").surface == "100"
+
+
+def test_data_set_too_small_to_split_names_it(tmp_path):
+    path = tmp_path / "tiny_100.26d"
+    path.write_text(row([1] * 26, 0.5) * 3)
+    ds = load_barriers(path)
+    with pytest.raises(ValueError, match=r"tiny_100\.26d\) has 3 rows: too few to split"):
+        ds.split(fractions=(0.8, 0.1))
+    with pytest.raises(ValueError, match=r"data set size 3 \(.*tiny_100\.26d\)"):
+        ds.split(2, 1)
