@@ -52,7 +52,8 @@ FORMAT_NAME = "rbfviz-kmc"
 FORMAT_VERSION = 1
 ONNX_OPSET = 17
 NUM_TEST_VECTORS = 16
-TABLE_CHUNK = 2**20  # configurations per chunk of the table (26 MiB of float32 inputs)
+TABLE_CHUNK = 2**20  # at most this many configurations per chunk of the table
+TABLE_KERNEL_BYTES = {"cpu": 256 * 2**20, "cuda": 2 * 2**30}  # per (chunk, K) float32 kernel matrix
 MAX_TABLE_SITES = 30  # 2^30 float32 = 4 GiB; larger tables are refused
 INPUT_CONVENTION = {"occupied": 1.0, "vacant": -1.0}
 C_PREFIX = "rbfviz_kmc"
@@ -436,9 +437,18 @@ def _device(device) -> torch.device:
     return torch.device(device)
 
 
+def table_chunk_size(model: RBFN, device="auto") -> int:
+    """Configurations per table chunk: :data:`TABLE_CHUNK`, less for large K (kernel memory bound)."""
+    dev = _device(device)
+    budget = TABLE_KERNEL_BYTES.get(dev.type, TABLE_KERNEL_BYTES["cpu"])
+    return int(min(TABLE_CHUNK, max(4096, budget // (4 * model.num_centroids))))
+
+
 @torch.no_grad()
-def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_size: int = TABLE_CHUNK, device="auto"):
+def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_size: int | None = None, device="auto"):
     """Yield ``(first_index, barriers)`` float32 chunks of the table over ``[start, stop)``.
+
+    ``chunk_size=None`` picks :func:`table_chunk_size` (the (chunk, K) kernel matrix stays small).
 
     Configurations are made on the device from their indices (:func:`configurations`), evaluated
     with the network's own forward (as :meth:`RBFN.predict`) and scaled to eV in float64.
@@ -448,8 +458,8 @@ def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_
     total = 2**D
     stop = total if stop is None else check_int("stop", stop, low=0, high=total)
     start = check_int("start", start, low=0, high=stop)
-    chunk_size = check_int("chunk_size", chunk_size, low=1)
     dev = _device(device)
+    chunk_size = table_chunk_size(model, dev) if chunk_size is None else check_int("chunk_size", chunk_size, low=1)
     net = model.to(dev) if next(model.parameters()).device != dev else model
     mean = float(model.metadata.get("target_mean", 0.0))
     scale = float(model.metadata.get("target_scale", 1.0))
@@ -461,7 +471,7 @@ def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_
         yield first, out.cpu().numpy()
 
 
-def build_table(model: RBFN, path, *, chunk_size: int = TABLE_CHUNK, device="auto", progress=None, cancel=None) -> Path:
+def build_table(model: RBFN, path, *, chunk_size: int | None = None, device="auto", progress=None, cancel=None) -> Path:
     """Write the barrier of every configuration as little-endian float32, index order of :func:`configurations`.
 
     Written to a temporary file and renamed when complete: a cancelled build (``cancel.is_set()``,
@@ -471,6 +481,7 @@ def build_table(model: RBFN, path, *, chunk_size: int = TABLE_CHUNK, device="aut
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     total = 2**model.num_inputs
+    chunk_size = table_chunk_size(model, device) if chunk_size is None else chunk_size
     n_chunks = -(-total // chunk_size)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     t0 = time.perf_counter()
