@@ -104,6 +104,14 @@ class Split:
         ]
 
 
+def _barriers(model: RBFN, X: np.ndarray) -> np.ndarray:
+    """E(x) for the rows of X (N, D) in float64 NumPy: the same sum as :func:`split`, no torch dispatch."""
+    alpha, gamma, beta, theta = _params(model)
+    d2 = ((X[:, None, :] - theta[None, :, :]) ** 2).sum(-1)  # (N, K)
+    f = alpha + np.exp(-gamma * d2) @ beta  # (N,)
+    return float(model.metadata.get("target_mean", 0.0)) + float(model.metadata.get("target_scale", 1.0)) * f
+
+
 def split(model: RBFN, x) -> Split:
     """The exact additive split of eq. (2) at one configuration, in eV (float64).
 
@@ -223,7 +231,7 @@ def symmetry_check(models: dict, x, sites: SiteTable = DEFAULT_SITES) -> list[di
     images = symmetry_images(x, sites)
     names = list(images)
     X = np.stack([images[n] for n in names])  # (5, D)
-    preds = {label: model.predict(X) for label, model in models.items()}  # label -> (5,)
+    preds = {label: _barriers(model, X) for label, model in models.items()}  # label -> (5,), eV
     rows = []
     for i, name in enumerate(names):
         row = {
