@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -460,7 +461,9 @@ def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_
     start = check_int("start", start, low=0, high=stop)
     dev = _device(device)
     chunk_size = table_chunk_size(model, dev) if chunk_size is None else check_int("chunk_size", chunk_size, low=1)
-    net = model.to(dev) if next(model.parameters()).device != dev else model
+    net = (
+        model if model.centroids.device == dev else copy.deepcopy(model).to(dev)
+    )  # leave the caller's model where it is
     mean = float(model.metadata.get("target_mean", 0.0))
     scale = float(model.metadata.get("target_scale", 1.0))
     shifts = torch.arange(D, device=dev)  # (D,)

@@ -189,3 +189,25 @@ def test_cli_export_kmc(net, tmp_path):
     X = kmc.configurations([0, 99, 2**26 - 1])
     assert np.abs(kmc.evaluate(params, X) - net.predict(X)).max() < TOL_EV
     assert main(["export-kmc", str(tmp_path / "missing.safetensors"), "--format", "c", "--out", "x.c"]) == 1
+
+
+def test_c_file_binds_to_fortran_through_its_documented_interface(net, c_source, tmp_path):
+    if shutil.which("gfortran") is None:
+        pytest.skip("gfortran not installed")
+    text = c_source.read_text()
+    start, end = text.index(" *   interface"), text.index(" *   end interface")
+    interface = "\n".join(line[3:] for line in text[start:end].splitlines()) + "\n  end interface\n"
+    program = tmp_path / "check.f90"
+    program.write_text(
+        "program check\n  use iso_c_binding, only: c_double, c_long\n  implicit none\n"
+        + interface
+        + "  real(c_double) :: x(26)\n  x = -1.0_c_double\n  x(1) = 1.0_c_double\n  x(3) = 1.0_c_double\n"
+        "  print '(ES25.17)', cu111_barrier(x)\n  print '(ES25.17)', cu111_barrier_bits(5_c_long)\n"
+        "end program check\n"
+    )
+    obj, exe = tmp_path / "cu111.o", tmp_path / "check"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-c", str(c_source), "-o", str(obj)], check=True)
+    subprocess.run(["gfortran", "-std=f2008", str(program), str(obj), "-o", str(exe)], check=True)
+    values = [float(v) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
+    expected = kmc.evaluate(kmc.parameters(net), kmc.configurations([5]))[0]  # sites 1 and 3 occupied
+    assert values[0] == pytest.approx(expected, abs=1e-12) and values[1] == pytest.approx(expected, abs=1e-12)
