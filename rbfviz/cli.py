@@ -424,7 +424,7 @@ def cmd_export_kmc(args):
                 args.format,
                 prefix=args.prefix,
                 device=args.device,
-                progress=progress if bar else None,
+                progress=progress if bar is not None else None,
                 cancel=cancel,
             )
     except kmc.TableCancelled as exc:

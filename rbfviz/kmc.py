@@ -466,9 +466,9 @@ def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_
     )  # leave the caller's model where it is
     mean = float(model.metadata.get("target_mean", 0.0))
     scale = float(model.metadata.get("target_scale", 1.0))
-    shifts = torch.arange(D, device=dev)  # (D,)
+    shifts = torch.arange(D, device=dev, dtype=torch.int32)  # (D,); int32 holds 2^30 indices, half the bytes
     for first in range(start, stop, chunk_size):
-        idx = torch.arange(first, min(first + chunk_size, stop), device=dev)  # (n,)
+        idx = torch.arange(first, min(first + chunk_size, stop), device=dev, dtype=torch.int32)  # (n,)
         X = (((idx[:, None] >> shifts) & 1) * 2 - 1).to(net.centroids.dtype)  # (n, D)
         out = (mean + scale * net(X).double()).float()  # (n,)
         yield first, out.cpu().numpy()

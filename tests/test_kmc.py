@@ -191,6 +191,17 @@ def test_cli_export_kmc(net, tmp_path):
     assert main(["export-kmc", str(tmp_path / "missing.safetensors"), "--format", "c", "--out", "x.c"]) == 1
 
 
+def test_cli_export_kmc_table(tmp_path):
+    from rbfviz.cli import main
+
+    small = RBFN(8, 3, seed=4)
+    save_model(small, tmp_path / "small.safetensors")
+    out = tmp_path / "small.table"
+    assert main(["export-kmc", str(tmp_path / "small.safetensors"), "--format", "table", "--out", str(out)]) == 0
+    X = kmc.configurations(np.arange(256), num_sites=8)
+    assert np.abs(kmc.read_table(out, num_sites=8) - small.predict(X)).max() < TOL_EV
+
+
 def test_c_file_binds_to_fortran_through_its_documented_interface(net, c_source, tmp_path):
     if shutil.which("gfortran") is None:
         pytest.skip("gfortran not installed")
