@@ -24,7 +24,7 @@ CELLS = [
         "import numpy as np\n\n"
         "import rbfviz\n"
         "from rbfviz import explain, kmc\n\n"
-        "N_ROWS, K, M = 1500, 32, 4  # data rows, centroids of the large network, prototypes kept\n"
+        "N_ROWS, K, M = 800, 24, 4  # data rows, centroids of the large network, prototypes kept\n"
         "OUT = Path(tempfile.mkdtemp(prefix='rbfviz-notebook-'))",
     ),
     ("md", "## 1. Data\nPhysics-based barriers of the {100} surface (the rigid, unrelaxed mode: fast)."),
@@ -37,15 +37,15 @@ CELLS = [
     ("md", "## 2. A trained network (paper §2.2)"),
     (
         "code",
-        "trained = rbfviz.train_dataset(data, K, rbfviz.TrainConfig(max_epochs=10, batch_size=64, seed=0),\n"
+        "trained = rbfviz.train_dataset(data, K, rbfviz.TrainConfig(max_epochs=6, batch_size=64, seed=0),\n"
         "                               fractions=(0.8, 0.1)).model\n"
         "trained.metadata['metrics']",
     ),
     ("md", "## 3. A pruned network (paper §2.3): M prototypes that mimic the large network under Bernoulli(½) inputs"),
     (
         "code",
-        "result = rbfviz.prune_model(trained, M, rbfviz.Bernoulli(0.5), restarts=3,\n"
-        "                            config=rbfviz.PruneConfig(max_iterations=100))\n"
+        "result = rbfviz.prune_model(trained, M, rbfviz.Bernoulli(0.5), restarts=2,\n"
+        "                            config=rbfviz.PruneConfig(max_iterations=60))\n"
         "pruned = result.model\n"
         "X_test = data.X[-200:]\n"
         "rmse = lambda net: float(np.sqrt(np.mean((net.predict(X_test) - data.y[-200:]) ** 2)))\n"
