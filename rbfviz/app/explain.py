@@ -176,13 +176,15 @@ class ExplainView(pn.viewable.Viewer):
         self._sites = pn.widgets.Tabulator(
             self._sites_frame(),
             show_index=False,
+            disabled=True,  # one click on a row's "occupied" cell toggles the site (no edit mode)
             height=420,
-            width=300,
-            editors={"occupied": {"type": "tickCross"}},
+            width=310,
+            layout="fit_columns",
+            widths={"site": 50, "xyz (a/2)": 95, "group": 65, "occupied": 90},
             formatters={"occupied": {"type": "tickCross"}},
             css_classes=["rbf-explain-sites"],
         )
-        self._sites.on_edit(self._on_site_edit)
+        self._sites.on_click(self._on_site_click)
         self._message = pn.pane.Markdown("")
         self._summary = pn.pane.Markdown("", css_classes=["rbf-explain-summary"])
         self._figure, self._source = _contribution_figure()
@@ -229,9 +231,10 @@ class ExplainView(pn.viewable.Viewer):
         self._pruned.options = {**none, **st.options("pruned")}
         self._large.value, self._pruned.value = e.large, e.pruned
 
-    def _on_site_edit(self, event):
-        if event.column == "occupied" and bool(event.value) != (self.explainer.occupation[event.row] > 0):
-            self.explainer.toggle(event.row + 1)
+    def _on_site_click(self, event):
+        """A click on a site's "occupied" cell flips that site."""
+        if event.column == "occupied":
+            self.explainer.toggle(int(event.row) + 1)
 
     def _sites_frame(self):
         import pandas as pd
@@ -246,11 +249,21 @@ class ExplainView(pn.viewable.Viewer):
             }
         )
 
+    def _sync_sites(self):
+        """Send only the changed "occupied" cells to the browser (a toggle changes one)."""
+        current = self._sites.value
+        wanted = [v > 0 for v in self.explainer.occupation]
+        changed = [i for i, (a, b) in enumerate(zip(current["occupied"].tolist(), wanted)) if bool(a) != b]
+        if len(changed) > 4:
+            self._sites.value = self._sites_frame()
+        elif changed:
+            self._sites.patch({"occupied": [(i, wanted[i]) for i in changed]})
+
     def _render(self, *events):
         import pandas as pd
 
         e = self.explainer
-        self._sites.value = self._sites_frame()
+        self._sync_sites()
         x = e.explanation
         if x is None:
             self._summary.object = "Choose a network."
@@ -260,6 +273,8 @@ class ExplainView(pn.viewable.Viewer):
         barrier = e.data_barrier()
         if barrier is not None:
             lines.append(f"data row {e.row}: **{barrier:.4f} eV**")
+        if e.dataset() is None:
+            lines.append("no data set: train a network here or upload barrier data for rows and neighbours")
         self._summary.object = " · ".join(lines)
         role = "pruned" if "pruned" in x.splits else next(iter(x.splits))
         s = x.splits[role]

@@ -69,12 +69,11 @@ def test_view_renders_and_follows_edits(explainer):
     assert isinstance(view.__panel__(), pn.Column)
     source: ColumnDataSource = view._source
     assert len(source.data["value"]) == explainer.state.entry(explainer.pruned).num_centroids
-    # a tick in the sites table toggles the site, and the chart and tables follow
-    frame = view._sites.value.copy()
-    frame.loc[4, "occupied"] = True
-    view._sites.value = frame
-    view._on_site_edit(type("Edit", (), {"row": 4, "column": "occupied", "value": True})())
-    assert explainer.occupation[4] == 1
+    # a click on a site's "occupied" cell toggles it, and the table, chart and tables follow
+    view._on_site_click(type("Click", (), {"row": 4, "column": "site"})())
+    assert explainer.occupation[4] == -1
+    view._on_site_click(type("Click", (), {"row": 4, "column": "occupied"})())
+    assert explainer.occupation[4] == 1 and bool(view._sites.value.loc[4, "occupied"])
     split = explainer.explanation.splits["pruned"]
     assert sorted(source.data["value"]) == sorted(split.contributions.tolist())
     assert source.data["value"] == sorted(source.data["value"])  # bottom-up: the largest push on top
