@@ -12,19 +12,6 @@ NOTEBOOK = ROOT / "examples" / "explain_a_network.ipynb"
 PANEL_MIME = "application/vnd.holoviews_exec.v0+json"  # what a Panel object displays as in Jupyter
 
 
-def test_notebook_is_generated_from_its_script():
-    nbformat = pytest.importorskip("nbformat")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_notebook", ROOT / "examples" / "make_notebook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    saved = nbformat.read(NOTEBOOK, as_version=4)
-    assert [c.source for c in saved.cells] == [c.source for c in module.build().cells], (
-        "examples/explain_a_network.ipynb is stale: run python examples/make_notebook.py"
-    )
-
-
 @pytest.mark.slow
 def test_notebook_runs_and_views_render(monkeypatch, tmp_path):
     nbformat = pytest.importorskip("nbformat")
