@@ -90,3 +90,14 @@ def test_thumbnails_only_once_shown(explainer):
     assert len(view._thumbs.objects) == 0
     view.active = True
     assert len(view._thumbs.objects) == THUMBS
+
+
+def test_without_data_rows_are_refused_and_the_view_says_so(explainer):
+    explainer.uploaded = None  # the tiny bundled networks come without their data
+    with pytest.raises(ValueError, match="no data set"):
+        explainer.set_row(0)
+    assert explainer.search() == [] and explainer.explanation.nearest == []
+    view = ExplainView(explainer=explainer)
+    assert "no data set" in view._summary.object
+    view._guard(explainer.set_row, 0)
+    assert view._message.object.startswith("**Error:** no data set")
