@@ -106,7 +106,7 @@ def bench_model(name: str, n: int, table_bits: int, workdir: Path) -> list[tuple
 
     span = 2**table_bits
     t = _best(lambda: [None for _ in kmc.table_chunks(model, start=0, stop=span)], repeat=1)
-    rows.append((f"table build (2^{table_bits} of 2^26, {kmc._device('auto').type})", span / t))
+    rows.append((f"table build (2^{table_bits} of 2^26, {kmc.table.resolve_device('auto').type})", span / t))
     return rows
 
 
