@@ -20,7 +20,8 @@ from rbfviz.explain import explain, rows_in_range
 
 # --------------------------------------------------------------------------- constants
 NUM_SITES = 26
-THUMBS = 6  # thumbnails of the prototypes with the largest |contribution|
+THUMBS = 8  # thumbnails of the prototypes with the largest |contribution| (~0.3 s each, once per network)
+THUMB_RESOLUTION = 8  # sphere resolution of the thumbnails
 THUMB_SIZE = 120  # px
 MAX_MATCHES = 200  # rows listed by a barrier-range search
 UP, DOWN = "#d62728", "#1f77b4"
@@ -319,7 +320,12 @@ class ExplainView(pn.viewable.Viewer):
         for r in s.rows(top=THUMBS):
             i = r["prototype"] - 1
             if (key, i) not in self._thumb_cache:
-                img = render_prototype(model.centroids[i].detach().cpu().numpy(), window_size=(THUMB_SIZE, THUMB_SIZE))
+                img = render_prototype(
+                    model.centroids[i].detach().cpu().numpy(),
+                    window_size=(THUMB_SIZE, THUMB_SIZE),
+                    legend=False,
+                    resolution=THUMB_RESOLUTION,
+                )
                 self._thumb_cache[(key, i)] = pn.pane.PNG(_png(img), width=THUMB_SIZE)
             panes.append(
                 pn.Column(
