@@ -625,3 +625,61 @@ def main(argv=None, *, cancel=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------- export-kmc (issue 11)
+def cmd_export_kmc(args):
+    from rbfviz import kmc
+    from rbfviz.core.store import load_model
+
+    model = load_model(args.model)
+    bar = _bar(None, "building the table", "chunk") if args.format == "table" else None
+
+    def progress(report):
+        bar.total = getattr(report, "total", None)
+        bar.n = getattr(report, "done", 0)
+        bar.refresh()
+
+    try:
+        with _cancel_on_interrupt() as cancel:
+            path = kmc.export(
+                model,
+                args.out,
+                args.format,
+                prefix=args.prefix,
+                device=args.device,
+                progress=progress if bar is not None else None,
+                cancel=cancel,
+            )
+    except kmc.TableCancelled as exc:
+        raise _CliError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"wrote {path} and {path.name}.vectors.json")
+
+
+def _add_export_kmc(parser: argparse.ArgumentParser) -> None:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    p = sub.add_parser(
+        "export-kmc",
+        help="export a network for kinetic Monte Carlo codes (onnx, json, C99, 2^26 table)",
+        description="Export a network for kinetic Monte Carlo codes; also writes OUT.vectors.json (test vectors).",
+        epilog="example:\n  rbfviz export-kmc cu100-m16.safetensors --format c --out cu100.c --prefix cu100",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=cmd_export_kmc)
+    p.add_argument("model")
+    p.add_argument("--format", required=True, choices=["onnx", "json", "c", "table"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--prefix", default="rbfviz_kmc", help="C function prefix (format c)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the table is computed")
+
+
+_build_parser_without_export_kmc = build_parser  # the parser above; the one below adds export-kmc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _build_parser_without_export_kmc()
+    _add_export_kmc(parser)
+    return parser

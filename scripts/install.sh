@@ -10,7 +10,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 apt_packages="libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 fonts-dejavu-core"
-[ $want_test = 1 ] && apt_packages="$apt_packages chromium"
+[ $want_test = 1 ] && apt_packages="$apt_packages chromium gcc g++ gfortran"  # compilers: tests build the C export and call it from C++ and Fortran
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" != 0 ] && SUDO="sudo"
     missing=""

@@ -21,6 +21,7 @@ import panel as pn
 import param
 
 from rbfviz.app.compare import CompareView, Comparison
+from rbfviz.app.explain import ExplainState, ExplainView
 from rbfviz.app.export import ExportSettings, ExportView
 from rbfviz.app.networks import NetworksView
 from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
@@ -31,8 +32,8 @@ from rbfviz.app.workspace import Workspace
 
 # --------------------------------------------------------------------------- constants
 EXTENSIONS = ("vtk", "tabulator")
-TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export")
-LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare"}  # built when first shown
+TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Explain", "Export")
+LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare", "Explain": "explain"}  # built when first shown
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -51,6 +52,7 @@ class Dashboard(pn.viewable.Viewer):
             "Prune": PruneView(task=self.prune_task),
             "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s)),
             "Compare": CompareView(comparison=Comparison(state=s)),
+            "Explain": ExplainView(explainer=ExplainState(state=s)),
             "Export": ExportView(settings=ExportSettings(state=s)),
         }
         self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=True, sizing_mode="stretch_width")
