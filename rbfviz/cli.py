@@ -480,10 +480,32 @@ def cmd_toy(args, cancel=None) -> int:
     return 0
 
 
-def cmd_app(args):
+def cmd_app(args, cancel=None):
     from rbfviz.app.server import run_from_args
 
     run_from_args(args)
+
+
+def cmd_export_kmc(args, cancel=None) -> int:
+    from rbfviz import kmc
+    from rbfviz.core.store import load_model
+
+    out = check_output(args.out, inputs=[args.model])
+    model = load_model(args.model)
+    bar = ProgressBar("building the table") if args.format == "table" else None
+    try:
+        with _cancel_on_interrupt(cancel) as cancel:
+            path = kmc.export(
+                model, out, args.format, prefix=args.prefix, device=args.device, progress=bar, cancel=cancel
+            )
+    except kmc.TableCancelled as exc:
+        print(f"cancelled: {exc}")
+        return EXIT_CANCELLED
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"wrote {path} and {path.name}.vectors.json")
+    return 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -600,6 +622,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("app", cmd_app, "serve the dashboard (http://127.0.0.1:5006)", "rbfviz app --port 5010 --no-browser")
     add_arguments(p)
+
+    p = command(
+        "export-kmc",
+        cmd_export_kmc,
+        "export a network for kinetic Monte Carlo codes (onnx, json, C99, 2^26 table); also writes OUT.vectors.json",
+        "rbfviz export-kmc cu100-m16.safetensors --format c --out cu100.c --prefix cu100",
+    )
+    p.add_argument("model")
+    p.add_argument("--format", required=True, choices=["onnx", "json", "c", "table"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--prefix", default="rbfviz_kmc", help="C function prefix (format c)")
+    p.add_argument("--device", default="auto", help="where the table is computed: auto, cpu, cuda[:N]")
     return parser
 
 
@@ -625,61 +659,3 @@ def main(argv=None, *, cancel=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-# --------------------------------------------------------------------------- export-kmc (issue 11)
-def cmd_export_kmc(args):
-    from rbfviz import kmc
-    from rbfviz.core.store import load_model
-
-    model = load_model(args.model)
-    bar = _bar(None, "building the table", "chunk") if args.format == "table" else None
-
-    def progress(report):
-        bar.total = getattr(report, "total", None)
-        bar.n = getattr(report, "done", 0)
-        bar.refresh()
-
-    try:
-        with _cancel_on_interrupt() as cancel:
-            path = kmc.export(
-                model,
-                args.out,
-                args.format,
-                prefix=args.prefix,
-                device=args.device,
-                progress=progress if bar is not None else None,
-                cancel=cancel,
-            )
-    except kmc.TableCancelled as exc:
-        raise _CliError(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.close()
-    print(f"wrote {path} and {path.name}.vectors.json")
-
-
-def _add_export_kmc(parser: argparse.ArgumentParser) -> None:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    p = sub.add_parser(
-        "export-kmc",
-        help="export a network for kinetic Monte Carlo codes (onnx, json, C99, 2^26 table)",
-        description="Export a network for kinetic Monte Carlo codes; also writes OUT.vectors.json (test vectors).",
-        epilog="example:\n  rbfviz export-kmc cu100-m16.safetensors --format c --out cu100.c --prefix cu100",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.set_defaults(func=cmd_export_kmc)
-    p.add_argument("model")
-    p.add_argument("--format", required=True, choices=["onnx", "json", "c", "table"])
-    p.add_argument("--out", required=True)
-    p.add_argument("--prefix", default="rbfviz_kmc", help="C function prefix (format c)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the table is computed")
-
-
-_build_parser_without_export_kmc = build_parser  # the parser above; the one below adds export-kmc
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _build_parser_without_export_kmc()
-    _add_export_kmc(parser)
-    return parser
