@@ -27,10 +27,11 @@ from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
 from rbfviz.app.prune import PruneTask, PruneView
 from rbfviz.app.state import AppState
 from rbfviz.app.train import TrainTask, TrainView
-from rbfviz.app.workspace import Workspace
+from rbfviz.app.workspace import ModelCache, Workspace
 
 # --------------------------------------------------------------------------- constants
-EXTENSIONS = ("vtk", "tabulator")
+EXTENSIONS = ("vtk", "tabulator", "filedropper")
+MODEL_CACHE_KEY = "rbfviz.app.model_cache"  # the per-process ModelCache in pn.state.cache
 TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export")
 LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare"}  # built when first shown
 
@@ -79,7 +80,12 @@ class Dashboard(pn.viewable.Viewer):
         return pn.Column(header, self._tabs, sizing_mode="stretch_width")
 
 
-def create_app(*, workspace=None, bundled_dir=None) -> Dashboard:
+def shared_model_cache() -> ModelCache:
+    """The process's :class:`ModelCache`, kept in Panel's per-process ``pn.state.cache``."""
+    return pn.state.cache.setdefault(MODEL_CACHE_KEY, ModelCache())
+
+
+def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:
     """Build a fresh dashboard (one per session).
 
     Parameters
@@ -88,7 +94,10 @@ def create_app(*, workspace=None, bundled_dir=None) -> Dashboard:
         Folder for networks made in the app (default ``$RBFVIZ_WORKSPACE`` or
         ``~/.local/share/rbfviz/workspace``).
     bundled_dir : str or Path, optional
-        Folder of read-only bundled networks (default ``assets/models``).
+        Folder of read-only bundled networks (default: the package's bundled networks).
+    cache : ModelCache, optional
+        Loaded model files shared by sessions (default :func:`shared_model_cache`), so a page
+        load does not re-read every workspace model.
 
     Returns
     -------
@@ -96,7 +105,7 @@ def create_app(*, workspace=None, bundled_dir=None) -> Dashboard:
     """
     pn.extension(*EXTENSIONS)
     ws = Workspace(folder=str(workspace)) if workspace else Workspace()
-    state = AppState(workspace=ws, bundled_dir=str(bundled_dir or ""))
+    state = AppState(workspace=ws, bundled_dir=str(bundled_dir or ""), cache=cache or shared_model_cache())
     app = Dashboard(state=state, train_task=TrainTask(state=state), prune_task=PruneTask(state=state))
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda ctx: app.shutdown())
