@@ -34,10 +34,16 @@ def upload_widget(accept: list[str], css_class: str) -> pn.widgets.FileDropper:
     )
 
 
-def new_files(event) -> list[tuple[str, bytes]]:
-    """(name, data) of the files that a FileDropper ``value`` change added or replaced."""
-    old = event.old or {}
-    return [(name, data) for name, data in (event.new or {}).items() if old.get(name) is not data]
+def take_files(widget: pn.widgets.FileDropper) -> list[tuple[str, bytes]]:
+    """(name, data) of the files a FileDropper holds, emptied afterwards (the session keeps no copy).
+
+    FileDropper changes its ``value`` dict in place, so a watcher cannot tell new files from old
+    ones by comparing ``event.old`` and ``event.new``; taking them out leaves only new ones.
+    """
+    files = list((widget.value or {}).items())
+    if files:
+        widget.value = {}
+    return files
 
 
 class NetworksView(pn.viewable.Viewer):
@@ -119,7 +125,7 @@ class NetworksView(pn.viewable.Viewer):
 
     # ---- actions
     def _on_upload(self, event):
-        for name, data in new_files(event):
+        for name, data in take_files(self._upload):
             self.upload_in_background(name, data)
 
     def upload_in_background(self, filename: str, data) -> threading.Thread:

@@ -16,8 +16,8 @@ Examples
 >>> state = AppState(workspace=Workspace(folder=tempfile.mkdtemp()), bundled_dir=tempfile.mkdtemp())
 >>> state.table().empty
 True
->>> escape_markdown("<b>x</b>")
-'\\\\<b\\\\>x\\\\</b\\\\>'
+>>> print(escape_markdown("<b>x</b>"))
+\\<b\\>x\\<\\/b\\>
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import param
 from holoviews.streams import Buffer
 
 from rbfviz.app.jobs import Job, run_in_thread
-from rbfviz.app.networks import new_files, upload_widget
+from rbfviz.app.networks import take_files, upload_widget
 from rbfviz.app.settings import build_config, config_params
 from rbfviz.app.state import (
     MAX_UPLOAD_BYTES,
@@ -344,16 +344,14 @@ class TrainView(pn.viewable.Viewer):
             return train * val
 
         return hv.DynamicMap(curves, streams=[self._buffer]).opts(
-            hv.opts.Overlay(
-                logy=True,
-                yticks=log_ticker(),
-                framewise=True,
-                ylabel="MSE (standardised)",
-                title="Training (live)",
-                legend_position="top_right",
-                responsive=True,
-                min_height=300,
-            )
+            logy=True,
+            yticks=log_ticker(),
+            framewise=True,
+            ylabel="MSE (standardised)",
+            title="Training (live)",
+            legend_position="top_right",
+            responsive=True,
+            min_height=300,
         )
 
     def final_chart(self):
@@ -376,7 +374,7 @@ class TrainView(pn.viewable.Viewer):
                 pass
 
     def _on_data_file(self, event):
-        for name, data in new_files(event):
+        for name, data in take_files(self._data_file):
             self.task.upload_data_in_background(name, data)
 
     def _download_result(self):
