@@ -17,19 +17,20 @@ from rbfviz.app.jobs import run_in_thread
 from rbfviz.app.state import MAX_UPLOAD_BYTES, AppState, UploadError, escape_markdown, plain_text
 
 # --------------------------------------------------------------------------- constants
-MODEL_ACCEPT = [".safetensors", ".gz", ".pt", ".pth", ".bin"]
 UPLOAD_CHUNK_BYTES = 4 * 2**20  # uploads travel in chunks well under the websocket message limit
 
 
-def upload_widget(accept: list[str], css_class: str) -> pn.widgets.FileDropper:
-    """A file drop area that refuses files over :data:`MAX_UPLOAD_BYTES` in the browser, with a message."""
+def upload_widget(css_class: str, width: int = 420) -> pn.widgets.FileDropper:
+    """A file drop area that refuses files over :data:`MAX_UPLOAD_BYTES` in the browser, with a message.
+
+    No file-type filter in the browser: browsers give ``.safetensors`` and ``.26d`` files no MIME
+    type, which a type filter would refuse; the server checks the suffix and the content.
+    """
     return pn.widgets.FileDropper(
-        accepted_filetypes=list(accept),
         max_file_size=f"{MAX_UPLOAD_BYTES // 2**20}MB",
         chunk_size=UPLOAD_CHUNK_BYTES,
         multiple=False,
-        layout="compact",
-        height=90,
+        width=width,
         css_classes=[css_class],
     )
 
@@ -64,7 +65,7 @@ class NetworksView(pn.viewable.Viewer):
             css_classes=["rbf-networks-table"],
         )
         self._table.param.watch(self._on_select, "selection")
-        self._upload = upload_widget(MODEL_ACCEPT, "rbf-model-upload")
+        self._upload = upload_widget("rbf-model-upload")
         self._upload.param.watch(self._on_upload, "value")
         self._reader: threading.Thread | None = None
         self._delete = pn.widgets.Button(name="Delete selected", button_type="danger", css_classes=["rbf-delete"])
@@ -190,7 +191,7 @@ class NetworksView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(
                 "### Networks\nBundled networks are read-only; networks made or uploaded here are saved "
-                f"to the workspace `{escape_markdown(self.state.workspace.path)}`. Losses are in eV: "
+                f"to the workspace {escape_markdown(self.state.workspace.path)}. Losses are in eV: "
                 "test RMSE, and the pruning RMSE √(eq. 5) against the network it was pruned from."
             ),
             self._problems,

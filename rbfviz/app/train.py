@@ -50,7 +50,6 @@ TRAIN_FIELDS = (
     "seed",
 )
 GENERATOR_FIELDS = ("relaxed",)
-DATA_ACCEPT = [".26d", ".gz", ".tgz", ".bz2", ".xz", ".csv", ".txt"]
 GENERATION_REPORTS = 20  # the generator reports about this often per run (chunk size, not results)
 MIN_CHUNK = 512
 
@@ -311,7 +310,7 @@ class TrainView(pn.viewable.Viewer):
         self._lr = pn.pane.Markdown("", css_classes=["rbf-train-counter"])
         self._config_error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["rbf-train-config"])
         self._data_message = pn.pane.Markdown("", css_classes=["rbf-data-message"])
-        self._data_file = upload_widget(DATA_ACCEPT, "rbf-data-upload")
+        self._data_file = upload_widget("rbf-data-upload", width=290)
         self._data_file.param.watch(self._on_data_file, "value")
         self._download = pn.widgets.FileDownload(
             callback=self._download_result,
