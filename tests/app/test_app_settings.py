@@ -139,14 +139,27 @@ def test_status_epoch_agrees_with_counter_and_curves_keep_up(state, monkeypatch)
 
 
 def test_final_chart_log_axis_has_ticks_below_005(state):
-    from bokeh.models import LogAxis, LogTicker
+    from bokeh.models import FixedTicker, LogAxis
 
     task = TrainTask(state=state)
+    # MSE from 1.5 down to 0.012: Bokeh's own log ticker labels only 0.1 and 1 on this range
     task.history = [
-        {"epoch": e, "train_mse": 0.04 / (1 + e), "val_mse": 0.045 / (1 + e), "lr": 1e-2} for e in range(20)
+        {"epoch": e, "train_mse": 1.4 * np.exp(-e / 10) + 0.012, "val_mse": 1.5 * np.exp(-e / 10) + 0.02, "lr": 1e-2}
+        for e in range(60)
     ]
     fig = hv.render(TrainView(task=task).final_chart(), backend="bokeh")
-    tickers = [ax.ticker for ax in fig.select({"type": LogAxis})]
-    assert tickers and all(isinstance(t, LogTicker) for t in tickers)
-    # 1-2-5 marks: between 0.002 and 0.045 there are ticks at 0.002, 0.005, 0.01, 0.02 (the default 1-5 has two)
-    assert all(list(t.mantissas) == [1, 2, 5] for t in tickers)
+    loss_axis = [ax for ax in fig.select({"type": LogAxis}) if isinstance(ax.ticker, FixedTicker)]
+    assert loss_axis, "the MSE axis has no explicit ticks"
+    ticks = list(loss_axis[0].ticker.ticks)
+    assert [t for t in ticks if t < 0.05] == [0.02] and ticks[-1] == 1.0
+    lo = min(min(r["train_mse"], r["val_mse"]) for r in task.history)
+    assert all(lo <= t <= 1.52 for t in ticks)
+
+
+def test_log_ticks_cover_the_range_with_round_numbers():
+    from rbfviz.app.train import log_ticks
+
+    assert log_ticks([0.0123, 0.3]) == [0.02, 0.05, 0.1, 0.2]
+    assert log_ticks([1e-5, 2.0]) == [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
+    assert log_ticks([0.031, 0.045]) == [0.04]  # one round number in range is all there is
+    assert log_ticks([float("nan"), -1.0, None]) == []
