@@ -369,7 +369,10 @@ def test_second_network_with_the_same_default_name_is_numbered(state):
 
 
 # --------------------------------------------------------------------------- issue 9: progress from the start
-def test_generating_data_shows_progress_from_its_start(state):
+def test_generating_data_shows_progress_from_its_start(state, monkeypatch):
+    import rbfviz.app.train as train_module
+
+    monkeypatch.setattr(train_module, "MIN_CHUNK", 256)  # several chunks in a small, fast run
     task = TrainTask(state=state, num_rows=1500, data_seed=913, relaxed=False, num_centroids=4, max_epochs=1)
     view = TrainView(task=task)
     updates = []

@@ -43,7 +43,8 @@ def test_train_and_prune_parameters_are_the_library_configs(state):
     assert task.config() == TrainConfig()  # the app's defaults are exactly the paper's
     assert task.relaxed == GeneratorConfig().relaxed and GENERATOR_FIELDS == ("relaxed",)
     assert task.generator_config(1_000_000).chunk_size == GeneratorConfig().chunk_size
-    assert task.generator_config(2000).chunk_size < 2000  # several reports for a small run
+    assert task.generator_config(60_000).chunk_size == 6000  # about ten reports per run
+    assert task.generator_config(10_000).chunk_size == 4096  # never below the efficient chunk
 
     prune_defaults = {f.name: f.default for f in dataclasses.fields(PruneConfig)}
     p = PruneTask(state=state)
