@@ -161,17 +161,18 @@ def _frequencies_ok(freqs) -> bool:
     return all(v is not None and 0.0 <= v <= 1.0 for v in values)
 
 
-def default_name(metadata: dict, num_centroids: int, when: float | None = None) -> str:
-    """A readable name for a network made in the app, e.g. ``"pruned (110) M=8, 30 Nov 17:42"``.
+def default_name(metadata: dict, when: float | None = None) -> str:
+    """A readable name for a network made in the app, e.g. ``"pruned (110) 30 Nov 17:42"``.
 
-    >>> default_name({"kind": "trained", "surface": "100"}, 64, when=0.0)
-    'trained (100) K=64, 01 Jan 00:00'
+    The size is not part of the name: labels add ``K=…`` (:attr:`NetworkEntry.label`).
+
+    >>> default_name({"kind": "trained", "surface": "100"}, when=0.0)
+    'trained (100) 01 Jan 00:00'
     """
     kind = metadata.get("kind") if metadata.get("kind") in KINDS else "network"
     surface = metadata.get("surface") if metadata.get("surface") in SURFACES else "?"
-    size = f"M={num_centroids}" if kind == "pruned" else f"K={num_centroids}"
     stamp = time.strftime("%d %b %H:%M", time.gmtime(time.time() if when is None else when))
-    return f"{kind} ({surface}) {size}, {stamp}"
+    return f"{kind} ({surface}) {stamp}"
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -476,9 +477,9 @@ class AppState(param.Parameterized):
             self.histories = {**self.histories, key: list(history)}
         return key
 
-    def unique_name(self, metadata: dict, num_centroids: int) -> str:
+    def unique_name(self, metadata: dict) -> str:
         """:func:`default_name`, with " #2", " #3", … when the session already has that name."""
-        base = default_name(metadata, num_centroids)
+        base = default_name(metadata)
         taken = {e.name for e in self.networks.values()}
         name, i = base, 2
         while name in taken:

@@ -262,7 +262,7 @@ class TrainTask(_TrainSettings):
         )
         history = [s.as_dict() for s in result.history] or rows
         model = result.model
-        model.metadata["name"] = self.state.unique_name(dict(model.metadata), model.num_centroids)
+        model.metadata["name"] = self.state.unique_name(dict(model.metadata))
         key = self.state.add(model, "session", dataset=dataset, history=history, save=True)
         self.param.update(
             epoch=len(history),

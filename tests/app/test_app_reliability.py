@@ -335,11 +335,11 @@ def test_networks_made_here_get_readable_names_and_can_be_renamed(state):
     task.param.update(uploaded=toy_dataset(), data_source="uploaded")
     assert task.start() and task.wait(120) and task.error == ""
     entry = state.entry(task.result_key)
-    assert entry.name.startswith("trained (100) K=4, ")
+    assert re.fullmatch(r"trained \(100\) \d\d \w{3} \d\d:\d\d", entry.name) and " · K=4 · " in entry.label
     prune = PruneTask(state=state, network=task.result_key, num_prototypes=2, restarts=1, max_iterations=3)
     assert prune.start() and prune.wait(60) and prune.error == ""
     pruned = state.entry(prune.result_key)
-    assert pruned.name.startswith("pruned (100) M=2, ")
+    assert pruned.name.startswith("pruned (100) ") and " · K=2 · " in pruned.label
     view = NetworksView(state=state)
     view._table.selection = [list(view._table.value["key"]).index(task.result_key)]
     assert view._name.value == entry.name and not view._rename.disabled and not view._download.disabled
@@ -361,11 +361,11 @@ def test_networks_made_here_get_readable_names_and_can_be_renamed(state):
 
 def test_second_network_with_the_same_default_name_is_numbered(state):
     md = {"kind": "trained", "surface": "110"}
-    first = state.unique_name(md, 8)
+    first = state.unique_name(md)
     net = RBFN(26, 8, seed=50)
     net.metadata.update(md, name=first)
     state.add(net, "session")
-    assert state.unique_name(md, 8) == first + " #2"
+    assert state.unique_name(md) == first + " #2"
 
 
 # --------------------------------------------------------------------------- issue 9: progress from the start
