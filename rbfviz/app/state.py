@@ -234,9 +234,7 @@ class NetworkEntry:
     def row(self) -> dict:
         md = self.metadata
         prune = md.get("prune") or {}
-        dist = prune.get("distribution")
-        if isinstance(dist, dict):
-            dist = dist.get("description") or dist.get("name") or ""
+        dist = _distribution_text(prune.get("distribution"))
         rmse = _number((md.get("metrics") or {}).get("test_rmse"))
         prune_rmse = self.pruning_rmse_ev
         return {
@@ -247,11 +245,32 @@ class NetworkEntry:
             "surface": self.surface or "",
             "K": self.num_centroids,
             "test RMSE (eV)": round(rmse, 5) if rmse is not None else None,
-            "distribution": plain_text(dist, 40) if isinstance(dist, str) else "",
+            "distribution": dist,
             "pruning RMSE (eV)": float(f"{prune_rmse:.4g}") if prune_rmse is not None else None,
             "parent": (md.get("parent_hash") or "")[:8],
             "saved": "no" if self.save_error else ("yes" if self.path is not None else ""),
         }
+
+
+def _distribution_text(description) -> str:
+    """A short text for a pruning distribution's description, e.g. ``Bernoulli(per-site q)``.
+
+    >>> _distribution_text({"name": "Uniform", "a": -1.0, "b": 1.0})
+    'Uniform(a=-1, b=1)'
+    >>> _distribution_text({"name": "Bernoulli", "q": [0.5, 0.6]})
+    'Bernoulli(per-site q)'
+    """
+    if isinstance(description, str):
+        return plain_text(description, 40)
+    if not isinstance(description, dict) or not isinstance(description.get("name"), str):
+        return ""
+    parts = []
+    for key, value in description.items():
+        if key == "name":
+            continue
+        number = _number(value)
+        parts.append(f"{key}={number:g}" if number is not None else f"per-site {plain_text(key, 12)}")
+    return plain_text(f"{description['name']}({', '.join(parts)})", 60)
 
 
 def model_key(model) -> str:

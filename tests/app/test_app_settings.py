@@ -110,6 +110,7 @@ def test_pruning_loss_is_shown_as_rmse_in_ev(state):
     loss = entry.metadata["prune"]["loss"]  # eq. (5), standardised units²
     row = state.table().set_index("key").loc[task.result_key]
     assert row["pruning RMSE (eV)"] == pytest.approx(math.sqrt(loss) * scale, rel=1e-3)
+    assert row["distribution"] == "Bernoulli(q=0.5)"
     assert f"√loss {math.sqrt(loss) * scale:.4g} eV" in task.status
     assert any(s.startswith("iteration") and s.endswith("eV") for s in statuses)
     assert "eV" in view._status.object
