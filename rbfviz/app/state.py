@@ -391,13 +391,19 @@ class AppState(param.Parameterized):
         from rbfviz.app.workspace import list_model_files
         from rbfviz.core.store import load_model
 
+        def load(path):
+            if self.cache is not None:
+                return self.cache.load_with_key(path)
+            model = load_model(path)
+            return model, model_key(model)
+
         errors, problems = [], []
         bundled = Path(self.bundled_dir) if self.bundled_dir else bundled_models_dir()
-        load = self.cache.load if self.cache is not None else load_model
         for origin, files in (("bundled", list_model_files(bundled)), ("workspace", self.workspace.model_files())):
             for path in files:
                 try:
-                    key = self.add(load(path), origin, path=path)
+                    model, key = load(path)
+                    key = self.add(model, origin, path=path, key=key)
                     notes = self.networks[key].problems
                     if notes:
                         problems.append(f"{path.name}: ignored metadata: {'; '.join(notes)}")
@@ -467,16 +473,19 @@ class AppState(param.Parameterized):
         return io.BytesIO(model_bytes(self.entry(key).model))
 
     # ---- changes
-    def add(self, model, origin: str, *, path=None, dataset=None, history=None, save: bool = False) -> str:
+    def add(
+        self, model, origin: str, *, path=None, dataset=None, history=None, save: bool = False, key: str | None = None
+    ) -> str:
         """Add a network; returns its key.
 
         With ``save``, the model is written to the workspace; when that fails (read-only or full
         disk, odd metadata) the network is kept in this session with ``save_error`` set, so
-        nothing computed is lost and the views can offer a download.
+        nothing computed is lost and the views can offer a download.  ``key`` is the model's
+        content hash when the caller already has it (the model cache does).
         """
         if origin not in ORIGINS:
             raise ValueError(f"`origin` must be one of {ORIGINS}; got {origin!r}")
-        key = model_key(model)
+        key = key or model_key(model)
         save_error = ""
         if save:
             try:

@@ -101,13 +101,20 @@ class ModelCache:
     def __init__(self, max_entries: int = CACHE_ENTRIES):
         self.max_entries = int(max_entries)
         self.loads = 0  # files actually parsed (for tests and the server log)
-        self._models: OrderedDict[str, object] = OrderedDict()
+        self._models: OrderedDict[str, tuple[object, str]] = OrderedDict()  # file hash -> (model, content hash)
         self._hashes: dict[tuple, str] = {}
         self._lock = threading.Lock()
 
     def load(self, path):
         """The model in ``path`` (via :func:`rbfviz.core.store.load_model`), loaded once per content."""
-        from rbfviz.core.store import load_model
+        return self.load_with_key(path)[0]
+
+    def load_with_key(self, path) -> tuple[object, str]:
+        """(model, its :func:`~rbfviz.core.store.content_hash`), both computed once per file content.
+
+        The content hash is computed here from the tensors, never taken from the file's metadata.
+        """
+        from rbfviz.core.store import content_hash, load_model
 
         path = Path(path)
         st = path.stat()
@@ -122,14 +129,15 @@ class ModelCache:
                 self._models.move_to_end(digest)
                 return self._models[digest]
         model = load_model(path)
+        entry = (model, content_hash(model))
         with self._lock:
             self.loads += 1
-            self._models[digest] = model
+            self._models[digest] = entry
             while len(self._models) > self.max_entries:
                 self._models.popitem(last=False)
             if len(self._hashes) > 4 * self.max_entries:
                 self._hashes.clear()
-        return model
+        return entry
 
 
 # --------------------------------------------------------------------------- public object
