@@ -83,22 +83,24 @@ def _load_data(args):
 
 
 def _distribution(args, large):
-    from rbfviz.core.expectations import distribution_from_name
+    from rbfviz.core import expectations as ex
 
-    freq = None
-    if args.distribution == "bernoulli-observed":
+    name = args.distribution
+    if name == "bernoulli":
+        return ex.Bernoulli(args.q)
+    if name == "bernoulli-observed":
         freq = (large.metadata.get("data") or {}).get("occupation_frequencies")
         if freq is None:
             raise _CliError(
                 "the network's metadata holds no occupation frequencies of its "
                 "training data; use --distribution bernoulli --q Q instead"
             )
-    try:
-        return distribution_from_name(
-            args.distribution, frequencies=freq, q=args.q, a=args.a, b=args.b, mean=args.mean, std=args.std
-        )
-    except ValueError as err:
-        raise _CliError(str(err)) from None
+        return ex.Bernoulli.from_frequencies(freq)
+    if name == "uniform":
+        return ex.Uniform(args.a, args.b)
+    if name == "normal":
+        return ex.Normal(args.mean, args.std)
+    raise _CliError(f"unknown distribution {name!r}")
 
 
 # --------------------------------------------------------------------------- commands

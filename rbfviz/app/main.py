@@ -27,11 +27,10 @@ from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
 from rbfviz.app.prune import PruneTask, PruneView
 from rbfviz.app.state import AppState
 from rbfviz.app.train import TrainTask, TrainView
-from rbfviz.app.workspace import ModelCache, Workspace
+from rbfviz.app.workspace import Workspace, shared_model_cache
 
 # --------------------------------------------------------------------------- constants
-EXTENSIONS = ("vtk", "tabulator", "filedropper")
-MODEL_CACHE_KEY = "rbfviz.app.model_cache"  # the per-process ModelCache in pn.state.cache
+EXTENSIONS = ("vtk", "tabulator")
 TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export")
 LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare"}  # built when first shown
 
@@ -80,11 +79,6 @@ class Dashboard(pn.viewable.Viewer):
         return pn.Column(header, self._tabs, sizing_mode="stretch_width")
 
 
-def shared_model_cache() -> ModelCache:
-    """The process's :class:`ModelCache`, kept in Panel's per-process ``pn.state.cache``."""
-    return pn.state.cache.setdefault(MODEL_CACHE_KEY, ModelCache())
-
-
 def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:
     """Build a fresh dashboard (one per session).
 
@@ -95,7 +89,7 @@ def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:
         ``~/.local/share/rbfviz/workspace``).
     bundled_dir : str or Path, optional
         Folder of read-only bundled networks (default: the package's bundled networks).
-    cache : ModelCache, optional
+    cache : rbfviz.app.workspace.ModelCache, optional
         Loaded model files shared by sessions (default :func:`shared_model_cache`), so a page
         load does not re-read every workspace model.
 
@@ -103,7 +97,9 @@ def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:
     -------
     Dashboard
     """
-    pn.extension(*EXTENSIONS)
+    from rbfviz.app.networks import UPLOAD_EXTENSIONS
+
+    pn.extension(*EXTENSIONS, *UPLOAD_EXTENSIONS)
     ws = Workspace(folder=str(workspace)) if workspace else Workspace()
     state = AppState(workspace=ws, bundled_dir=str(bundled_dir or ""), cache=cache or shared_model_cache())
     app = Dashboard(state=state, train_task=TrainTask(state=state), prune_task=PruneTask(state=state))

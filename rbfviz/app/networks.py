@@ -17,6 +17,7 @@ from rbfviz.app.jobs import run_in_thread
 from rbfviz.app.state import MAX_UPLOAD_BYTES, AppState, UploadError, escape_markdown, plain_text
 
 # --------------------------------------------------------------------------- constants
+UPLOAD_EXTENSIONS = ("filedropper",)  # Panel extensions the upload widget needs (loaded by create_app)
 UPLOAD_CHUNK_BYTES = 4 * 2**20  # uploads travel in chunks well under the websocket message limit
 
 

@@ -29,6 +29,7 @@ WORKSPACE_ENV = "RBFVIZ_WORKSPACE"  # overrides the default workspace folder
 MODELS_ENV = "RBFVIZ_MODELS"  # overrides the folder of bundled (read-only) networks
 MODEL_SUFFIX = ".safetensors"
 CACHE_ENTRIES = 64  # model files kept loaded per process (least recently used dropped first)
+MODEL_CACHE_KEY = "rbfviz.app.model_cache"  # the per-process ModelCache in pn.state.cache
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -138,6 +139,13 @@ class ModelCache:
             if len(self._hashes) > 4 * self.max_entries:
                 self._hashes.clear()
         return entry
+
+
+def shared_model_cache() -> ModelCache:
+    """The process's :class:`ModelCache`, kept in Panel's per-process ``pn.state.cache``."""
+    import panel as pn
+
+    return pn.state.cache.setdefault(MODEL_CACHE_KEY, ModelCache())
 
 
 # --------------------------------------------------------------------------- public object

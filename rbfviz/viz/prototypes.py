@@ -237,6 +237,12 @@ def as_prototype_list(models) -> list[Prototypes]:
     ]
 
 
+def _prototypes(model_or_arrays) -> tuple[np.ndarray, np.ndarray, str]:
+    """(centroids (M, D) float64, weights in eV (M,), label) of any accepted source."""
+    p = as_prototypes(model_or_arrays)
+    return p.centroids, p.weights_ev, p.label
+
+
 # --------------------------------------------------------------------------- Figure 5 data
 def site_opacity_stats(
     source,

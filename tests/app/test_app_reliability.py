@@ -19,12 +19,12 @@ import numpy as np
 import panel as pn
 import pytest
 
-from rbfviz.app.main import create_app, shared_model_cache
+from rbfviz.app.main import create_app
 from rbfviz.app.networks import NetworksView
 from rbfviz.app.prune import PruneTask, PruneView
 from rbfviz.app.state import AppState, UploadError, clean_metadata, escape_markdown
 from rbfviz.app.train import TrainTask, TrainView
-from rbfviz.app.workspace import ModelCache, Workspace
+from rbfviz.app.workspace import ModelCache, Workspace, shared_model_cache
 from rbfviz.core.model import RBFN
 from rbfviz.core.store import FORMAT_NAME, content_hash, load_model, save_model
 
