@@ -154,11 +154,16 @@ class NetworksView(pn.viewable.Viewer):
         return True
 
     def _download_selected(self):
+        """The selected network's file; on failure a message and no file (never a 0-byte download)."""
         key = self.selected_key()
         if key is None or key not in self.state.networks:
             self.state.message = "Error: select a network in the table first"
             return None
-        return self.state.download(key)
+        try:
+            return self.state.download(key)
+        except Exception as err:
+            self.state.message = f"Error: could not write the model file: {type(err).__name__}: {plain_text(err, 300)}"
+            return None
 
     def _on_rename(self, event):
         key = self.selected_key()

@@ -396,11 +396,17 @@ class TrainView(pn.viewable.Viewer):
             self.task.upload_data_in_background(name, data)
 
     def _download_result(self):
-        key = self.task.result_key
-        if not key or key not in self.task.state.networks:
+        """The last run's network as a file; on failure the status says why and nothing downloads."""
+        t = self.task
+        key = t.result_key
+        if not key or key not in t.state.networks:
             return None
-        self._download.filename = self.task.state.file_name(key)
-        return self.task.state.download(key)
+        self._download.filename = t.state.file_name(key)
+        try:
+            return t.state.download(key)
+        except Exception as err:
+            t.status = f"Error: could not write the model file: {type(err).__name__}: {plain_text(err, 300)}"
+            return None
 
     def _on_progress(self, *events):
         t = self.task

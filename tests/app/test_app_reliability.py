@@ -115,7 +115,7 @@ def test_odd_metadata_files_are_listed_and_the_app_keeps_working(tmp_path, tiny_
     table = st.table()
     assert len(table) == len(st.networks) and table["name"].map(len).max() <= 80
     view = app.views["Networks"]
-    assert view._problems.visible and "metrics" in view._problems.object
+    assert view._problems.visible and "safetensors" in view._problems.object
     for tab in ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export"):
         app.show(tab)
     assert isinstance(app.__panel__(), pn.Column)
@@ -193,7 +193,7 @@ def test_malformed_uploads_give_a_message_naming_the_file(state):
         assert "x" not in load_model(state.entry(key).path).metadata
 
 
-def test_unwritable_workspace_keeps_the_network_and_offers_a_download(tmp_path, tiny_models):
+def test_unwritable_workspace_keeps_the_network_and_offers_a_download(tmp_path, tiny_models, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     st = AppState(workspace=Workspace(folder=str(blocker / "ws")), bundled_dir=str(tiny_models))
@@ -213,6 +213,8 @@ def test_unwritable_workspace_keeps_the_network_and_offers_a_download(tmp_path, 
     assert view._download.visible and view._download.filename.endswith(".safetensors")
     data = view._download_result().getvalue()
     assert content_hash(load_model(data)) == task.result_key  # the download is the trained network
+    monkeypatch.setattr(st, "download", lambda key: (_ for _ in ()).throw(OSError("disk gone")))
+    assert view._download_result() is None and "disk gone" in task.status  # a failure says so; no empty file
     assert st.table().set_index("key").loc[task.result_key, "saved"] == "no"
 
 
@@ -375,6 +377,10 @@ def test_networks_made_here_get_readable_names_and_can_be_renamed(state):
     assert any(label.startswith("my first (100) network · K=4") for label in state.options("trained"))
     assert view._download.filename.startswith("my_first_100_network-")
     assert content_hash(load_model(view._download_selected().getvalue())) == task.result_key
+    real_download = state.download
+    state.download = lambda key: (_ for _ in ()).throw(OSError("disk gone"))
+    assert view._download_selected() is None and state.message.startswith("Error") and "disk gone" in state.message
+    state.download = real_download
     bundled = state.keys("pruned")[0]
     with pytest.raises(PermissionError):
         state.rename(bundled, "x")
