@@ -1,26 +1,27 @@
 """Prune view: reduce a trained network to M prototypes (paper §2.3, eq. 5) on a worker thread.
 
-:class:`PruneTask` holds the settings, builds the input distribution from
-:mod:`rbfviz.core.expectations` and runs :func:`rbfviz.prune.prune`; :class:`PruneView` only shows it.
+:class:`PruneTask` holds the settings (the optimiser's generated from
+:class:`rbfviz.core.prune.PruneConfig`), takes the input distribution by name from
+:func:`rbfviz.core.expectations.distribution_from_name` and runs :func:`rbfviz.core.prune.prune`,
+which checks M ≤ K; :class:`PruneView` only shows it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 
 import panel as pn
 import param
 
 from rbfviz.app.jobs import Job
-from rbfviz.app.state import AppState
+from rbfviz.app.settings import build_config, config_params
+from rbfviz.app.state import AppState, escape_markdown
+from rbfviz.core.expectations import NAMED_DISTRIBUTIONS, distribution_from_name
+from rbfviz.core.prune import PruneConfig
 
 # --------------------------------------------------------------------------- constants
-DISTRIBUTIONS = {
-    "Bernoulli, q = 0.5 at every site": "bernoulli",
-    "Bernoulli, observed per-site frequencies of the training data": "observed",
-    "Uniform on [-1, 1]": "uniform",
-    "Normal, mean 0, std 1": "normal",
-}
+PRUNE_FIELDS = ("optimizer", "max_iterations")
 NO_DATA_NOTE = (
     "The observed-frequency Bernoulli needs the per-site occupation frequencies of the data the network "
     "was trained on. They are known for networks trained in this session and for model files that record "
@@ -29,41 +30,30 @@ NO_DATA_NOTE = (
 )
 
 
-def make_distribution(choice: str, frequencies=None):
-    """The expectation object for a choice of :data:`DISTRIBUTIONS` (values), from the library."""
-    from rbfviz.core import expectations as ex
-
-    if choice == "bernoulli":
-        return ex.Bernoulli(0.5)
-    if choice == "observed":
-        if frequencies is None:
-            raise ValueError(NO_DATA_NOTE)
-        return ex.Bernoulli.from_frequencies(frequencies)
-    if choice == "uniform":
-        return ex.Uniform(-1.0, 1.0)
-    if choice == "normal":
-        return ex.Normal(0.0, 1.0)
-    raise ValueError(f"`distribution` must be one of {sorted(DISTRIBUTIONS.values())}; got {choice!r}")
-
-
 # --------------------------------------------------------------------------- state
-class PruneTask(Job):
-    """Settings of one pruning run and its progress."""
+_PruneSettings = param.parameterized_class(
+    "PruneSettings",
+    config_params(PruneConfig, PRUNE_FIELDS, optimizer=param.Selector(default="lbfgs", objects=["lbfgs", "adam"])),
+    bases=Job,
+)
+
+
+class PruneTask(_PruneSettings):
+    """Settings of one pruning run and its progress.
+
+    ``optimizer`` and ``max_iterations`` are fields of :class:`~rbfviz.core.prune.PruneConfig`
+    with its defaults (an empty ``max_iterations`` is the library's budget); ``num_prototypes``,
+    ``restarts`` and ``seed`` are the arguments of :func:`rbfviz.core.prune.prune`, which checks them.
+    """
 
     state = param.ClassSelector(class_=AppState, doc="The session's networks; the result is added here.")
     network = param.String(default="", doc="Key of the trained network to prune.")
-    num_prototypes = param.Integer(default=16, bounds=(1, 1024), doc="M, the number of prototypes.")
+    num_prototypes = param.Integer(default=16, bounds=(1, None), doc="M, the number of prototypes (M ≤ K).")
     distribution = param.Selector(
-        default="bernoulli", objects=list(DISTRIBUTIONS.values()), doc="Input distribution of eq. (5)."
+        default="bernoulli", objects=list(NAMED_DISTRIBUTIONS), doc="Input distribution of eq. (5), by name."
     )
-    restarts = param.Integer(default=10, bounds=(1, 1000), doc="Random restarts; the best is kept.")
+    restarts = param.Integer(default=10, bounds=(1, None), doc="Random restarts; the best is kept.")
     seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the restarts.")
-    optimizer = param.Selector(
-        default="lbfgs", objects=["lbfgs", "adam"], doc="L-BFGS (fast) or the paper's Adam schedule."
-    )
-    max_iterations = param.Integer(
-        default=1000, bounds=(1, None), doc="Cap on optimiser iterations (L-BFGS default 1000)."
-    )
     observed_available = param.Boolean(default=False, doc="Whether the chosen network's training data is known.")
     note = param.String(default="", doc="Why an option is unavailable, or a hint.")
 
@@ -80,37 +70,63 @@ class PruneTask(Job):
                 self.network = trained[0] if trained else ""
         available = bool(self.network) and self.state.occupation_frequencies(self.network) is not None
         self.observed_available = available
-        self.note = "" if available or self.distribution != "observed" else NO_DATA_NOTE
+        self.note = "" if available or self.distribution != "bernoulli-observed" else NO_DATA_NOTE
         if not available and not trained:
             self.note = "No trained network yet: train one or upload one first."
 
+    def config(self) -> PruneConfig:
+        """The :class:`PruneConfig` of the current settings (its checks raise ValueError)."""
+        return build_config(PruneConfig, self, PRUNE_FIELDS)
+
+    def distribution_object(self):
+        """The library's distribution for the chosen name (and the network's data, if observed)."""
+        frequencies = None
+        if self.distribution == "bernoulli-observed":
+            frequencies = self.state.occupation_frequencies(self.network) if self.network else None
+            if frequencies is None:
+                raise ValueError(NO_DATA_NOTE)
+        return distribution_from_name(self.distribution, frequencies=frequencies)
+
     def _run(self, cancel: threading.Event) -> str:
-        from rbfviz.core.prune import PruneConfig, prune
+        from rbfviz.core.prune import prune
 
         if not self.network:
             raise ValueError("choose a trained network first")
         large = self.state.entry(self.network).model
-        distribution = make_distribution(self.distribution, self.state.occupation_frequencies(self.network))
-        m = self.num_prototypes
-        if m >= large.centroids.shape[0]:
-            raise ValueError(f"M must be smaller than the network's K = {large.centroids.shape[0]}; got {m}")
+        scale = self.state.entry(self.network).metadata.get("target_scale") or 1.0
+        distribution = self.distribution_object()
+        config = self.config()
 
         def progress(p):
+            rmse = math.sqrt(max(p.loss, 0.0)) * scale  # √(eq. 5) in eV, as the table shows it
             self.param.update(
                 fraction=min(max(float(p.fraction), 0.0), 1.0),
-                status=f"iteration {p.iteration}: best loss {p.loss:.4g}",
+                status=f"iteration {p.iteration}: best √loss {rmse:.4g} eV",
             )
 
-        self.status = f"pruning to M={m} with {self.restarts} restarts…"
-        config = PruneConfig(optimizer=self.optimizer, max_iterations=self.max_iterations)
+        self.param.update(fraction=None, status=f"pruning to M={self.num_prototypes} with {self.restarts} restarts…")
         result = prune(
-            large, m, distribution, self.restarts, config=config, seed=self.seed, progress=progress, cancel=cancel
+            large,
+            self.num_prototypes,
+            distribution,
+            self.restarts,
+            config=config,
+            seed=self.seed,
+            progress=progress,
+            cancel=cancel,
         )
-        key = self.state.add(result.model, "session", save=True)
+        model = result.model
+        model.metadata["name"] = self.state.unique_name(dict(model.metadata))
+        key = self.state.add(model, "session", save=True)
         self.param.update(cancelled=bool(result.cancelled), result_key=key)
         self.state.focus = key
+        entry = self.state.networks[key]
         how = "cancelled; kept the best result so far" if result.cancelled else "done"
-        return f"{how}: loss {result.loss:.4g}; saved as {self.state.networks[key].label}"
+        rmse = entry.pruning_rmse_ev
+        loss = f"√loss {rmse:.4g} eV" if rmse is not None else f"loss {result.loss:.4g}"
+        if entry.save_error:
+            return f"{how}: {loss}; kept in this session as {entry.label} but NOT saved ({entry.save_error})"
+        return f"{how}: {loss}; saved as {entry.label}"
 
 
 # --------------------------------------------------------------------------- view
@@ -149,17 +165,21 @@ class PruneView(pn.viewable.Viewer):
 
     def _on_progress(self, *events):
         t = self.task
-        self._progress.value = int(round(1000 * t.fraction))
-        self._status.object = t.status if not t.error else f"**Error:** {t.error}"
-        self._start.disabled = t.running or (t.distribution == "observed" and not t.observed_available)
+        if t.running and t.fraction is None:
+            self._progress.value = None  # animated until the first report
+        else:
+            self._progress.value = int(round(1000 * (t.fraction or 0.0)))
+        self._status.object = escape_markdown(t.status) if not t.error else f"**Error:** {escape_markdown(t.error)}"
+        self._start.disabled = t.running or (t.distribution == "bernoulli-observed" and not t.observed_available)
         self._cancel.disabled = not t.running
-        self._note.object = t.note
+        self._note.object = escape_markdown(t.note)
         self._note.visible = bool(t.note)
 
     def __panel__(self):
         t = self.task
         w = pn.widgets
-        dist = w.RadioBoxGroup.from_param(t.param.distribution, options=DISTRIBUTIONS, name="Distribution")
+        options = {text: name for name, text in NAMED_DISTRIBUTIONS.items()}
+        dist = w.RadioBoxGroup.from_param(t.param.distribution, options=options, name="Distribution")
         dist.param.watch(self._on_progress, "value")
         settings = pn.Card(
             self._network,
@@ -170,7 +190,9 @@ class PruneView(pn.viewable.Viewer):
             w.IntInput.from_param(t.param.restarts, name="Restarts", css_classes=["rbf-restarts"]),
             w.IntInput.from_param(t.param.seed, name="Seed"),
             w.Select.from_param(t.param.optimizer, name="Optimiser"),
-            w.IntInput.from_param(t.param.max_iterations, name="Max iterations", css_classes=["rbf-prune-maxit"]),
+            w.IntInput.from_param(
+                t.param.max_iterations, name="Max iterations (empty = library budget)", css_classes=["rbf-prune-maxit"]
+            ),
             title="Pruning (paper §2.3)",
             collapsible=False,
             width=460,

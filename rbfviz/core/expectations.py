@@ -338,3 +338,50 @@ def distribution_from_description(description: dict) -> Distribution:
     if name not in DISTRIBUTIONS:
         raise ValueError(f"unknown distribution {name!r}; expected one of {sorted(DISTRIBUTIONS)}")
     return DISTRIBUTIONS[name](**description)
+
+
+# The named input distributions offered by the app and the CLI (name -> one-line description).
+NAMED_DISTRIBUTIONS = {
+    "bernoulli": "Bernoulli, q = 0.5 at every site",
+    "bernoulli-observed": "Bernoulli, observed per-site frequencies of the training data",
+    "uniform": "Uniform on [-1, 1]",
+    "normal": "Normal, mean 0, std 1",
+}
+
+
+def distribution_from_name(name: str, *, frequencies=None, q=0.5, a=-1.0, b=1.0, mean=0.0, std=1.0) -> Distribution:
+    """The input distribution p(x) of eq. (4) named in :data:`NAMED_DISTRIBUTIONS`.
+
+    Parameters
+    ----------
+    name : {"bernoulli", "bernoulli-observed", "uniform", "normal"}
+    frequencies : array-like of shape (D,), optional
+        Per-site occupation frequencies of the training data; required by "bernoulli-observed".
+    q : float, default=0.5
+        Probability of +1 for "bernoulli".
+    a, b : float, default=-1.0, 1.0
+        Bounds for "uniform".
+    mean, std : float, default=0.0, 1.0
+        Parameters of "normal".
+
+    Examples
+    --------
+    >>> distribution_from_name("bernoulli")
+    Bernoulli(q=0.5)
+    >>> distribution_from_name("bernoulli-observed", frequencies=[0.25, 0.75]).q.tolist()
+    [0.25, 0.75]
+    """
+    if name == "bernoulli":
+        return Bernoulli(q)
+    if name == "bernoulli-observed":
+        if frequencies is None:
+            raise ValueError(
+                "`frequencies` is required for 'bernoulli-observed': the per-site occupation frequencies of the "
+                "training data (metadata data.occupation_frequencies of a network trained by rbfviz)"
+            )
+        return Bernoulli.from_frequencies(frequencies)
+    if name == "uniform":
+        return Uniform(a, b)
+    if name == "normal":
+        return Normal(mean, std)
+    raise ValueError(f"`name` must be one of {list(NAMED_DISTRIBUTIONS)}; got {name!r}")

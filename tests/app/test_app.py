@@ -14,7 +14,7 @@ from rbfviz.app.main import Dashboard, create_app
 from rbfviz.app.networks import NetworksView
 from rbfviz.app.prototypes import PER_PAGE, PrototypeBrowser, PrototypesView
 from rbfviz.app.prune import PruneTask
-from rbfviz.app.state import AppState, UploadError
+from rbfviz.app.state import AppState, UploadError, escape_markdown
 from rbfviz.app.train import TrainTask, available_devices
 from rbfviz.app.workspace import Workspace
 
@@ -101,7 +101,7 @@ def test_prune_task_adds_pruned_network(state):
     trained = state.keys("trained")[0]
     task = PruneTask(state=state, network=trained, num_prototypes=4, restarts=2, max_iterations=30)
     assert task.observed_available  # bundled metadata records occupation frequencies
-    task.distribution = "observed"
+    task.distribution = "bernoulli-observed"
     run(task)
     entry = state.networks[task.result_key]
     assert entry.kind == "pruned" and entry.num_centroids == 4
@@ -115,7 +115,7 @@ def test_observed_distribution_disabled_without_data(tmp_path):
 
     st = AppState(workspace=Workspace(folder=str(tmp_path / "ws")), bundled_dir=str(tmp_path / "none"))
     key = st.add(RBFN(26, 6, seed=1), "session")
-    task = PruneTask(state=st, network=key, distribution="observed")
+    task = PruneTask(state=st, network=key, distribution="bernoulli-observed")
     assert not task.observed_available and "occupation frequencies" in task.note
     assert task.start() and task.wait(30)
     assert task.error and len(st.networks) == 1
@@ -133,8 +133,8 @@ def test_bad_model_upload_changes_nothing(state):
             state.upload_model(name, data)
     assert state.networks == before and state.workspace.model_files() == []
     view = NetworksView(state=state)
-    view._upload.filename = "bad.safetensors"
-    view._on_upload(type("E", (), {"new": b"not a model"})())
+    view._upload.value = {"bad.safetensors": b"not a model"}
+    assert view.wait_for_upload(30)
     assert state.message.startswith("Error") and "bad.safetensors" in state.message
     assert "rbfviz-upload-" not in state.message  # no server paths in messages
     assert view._message.visible and view._message.alert_type == "danger"
@@ -317,4 +317,4 @@ def test_broken_file_in_workspace_is_reported_not_fatal(tmp_path, tiny_models):
     st = AppState(workspace=Workspace(folder=str(ws)), bundled_dir=str(tiny_models))
     assert len(st.networks) == 6 and len(st.load_errors) == 1 and "broken.safetensors" in st.load_errors[0]
     view = NetworksView(state=st)
-    assert view._message.visible and "broken.safetensors" in view._message.object
+    assert view._problems.visible and escape_markdown("broken.safetensors") in view._problems.object
