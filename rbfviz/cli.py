@@ -271,25 +271,18 @@ def _generation_cancelled():
 
 
 def _distribution(args, large):
-    from rbfviz.core import expectations as ex
+    from rbfviz.core.expectations import distribution_from_name
 
-    name = args.distribution
-    if name == "bernoulli":
-        return ex.Bernoulli(args.q)
-    if name == "bernoulli-observed":
-        data = large.info.data
-        freq = data.occupation_frequencies if data is not None else None
-        if freq is None:
-            raise _CliError(
-                "the network's metadata holds no occupation frequencies of its "
-                "training data; use --distribution bernoulli --q Q instead"
-            )
-        return ex.Bernoulli.from_frequencies(freq)
-    if name == "uniform":
-        return ex.Uniform(args.a, args.b)
-    if name == "normal":
-        return ex.Normal(args.mean, args.std)
-    raise _CliError(f"unknown distribution {name!r}")
+    data = large.info.data
+    frequencies = data.occupation_frequencies if data is not None else None
+    if args.distribution == "bernoulli-observed" and frequencies is None:
+        raise _CliError(
+            "the network's metadata holds no occupation frequencies of its "
+            "training data; use --distribution bernoulli --q Q instead"
+        )
+    return distribution_from_name(
+        args.distribution, frequencies=frequencies, q=args.q, a=args.a, b=args.b, mean=args.mean, std=args.std
+    )
 
 
 # --------------------------------------------------------------------------- commands
