@@ -38,6 +38,22 @@ def _kernel(X, centroids, gamma):
     return neg.clamp_(max=0.0).exp_(), sq_x, sq_c  # clamp = squared distance ≥ 0
 
 
+def rbf_forward(X, bias, weights, centroids, log_gamma):
+    """f(X) of eq. (2) for (N, D) inputs, shape (N,): a pure function of tensors (no autograd
+    bookkeeping), e.g. for validation inside a captured CUDA graph."""
+    kernel = _kernel(X, centroids, log_gamma.exp())[0]  # (N, K)
+    return torch.addmv(bias.expand(X.shape[0]), kernel, weights)
+
+
+def resolve_device(device="auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; a request for CUDA without it is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was requested but torch.cuda.is_available() is False")
+    return torch.device(device)
+
+
 def _parameter_grads(X, centroids, weights, gamma, kernel, grad_out, sq_x, sq_c):
     """Gradients of Σ_n grad_out_n f(x_n) for (α, β, Θ, log γ); consumes ``kernel``.
 

@@ -11,7 +11,7 @@ restart dimension R and the loss is a vector of R independent objectives.
 
 Examples
 --------
->>> from rbfviz.core.model import RBFN
+>>> from rbfviz.core.model import RBFN, resolve_device
 >>> from rbfviz.core.expectations import Bernoulli
 >>> big = RBFN(4, 32, seed=0)
 >>> result = prune(big, 3, Bernoulli(0.5), restarts=2, config=PruneConfig(max_iterations=50))
@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from rbfviz.core.expectations import Bernoulli, Distribution
-from rbfviz.core.model import RBFN
+from rbfviz.core.model import RBFN, resolve_device
+from rbfviz.core.optim import BatchedAdam, LBFGSSettings, PlateauSchedule, lbfgs
+from rbfviz.core.progress import cancel_requested
 from rbfviz.core.store import content_hash
-from rbfviz.core.train import PlateauSchedule, _is_cancelled
 
 _CHUNK_BYTES = 32 * 2**20  # per (chunk, K, D) float64 block of the constant term
 _CROSS_CHUNK_BYTES = 4 * 2**20  # per (R, M, chunk, D) float64 block of the fused cross term
@@ -65,9 +66,17 @@ class PruneConfig:
     stall_iterations: int = 10  # (relative) over the last this many iterations
     drop_after: int = 100  # L-BFGS: from this iteration on, stop restarts that are ...
     drop_factor: float = 1.5  # ... more than this many times worse than the best one
-    device: str = "cpu"
+    device: str = "cpu"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when present)
+    line_search: str = "auto"  # L-BFGS: "backtracking" (CPU), "batched" (no host sync: CUDA), "auto"
+    check_every: int | None = None  # L-BFGS convergence/cancel/progress test interval; None: 1 (CPU), 10
 
     def __post_init__(self):
+        if self.line_search not in ("auto", "backtracking", "batched"):
+            raise ValueError(
+                f"PruneConfig.line_search must be 'auto', 'backtracking' or 'batched'; got {self.line_search!r}"
+            )
+        if self.check_every is not None and self.check_every < 1:
+            raise ValueError(f"PruneConfig.check_every must be >= 1; got {self.check_every!r}")
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"PruneConfig.optimizer must be 'lbfgs' or 'adam'; got {self.optimizer!r}")
         if self.max_iterations is not None and self.max_iterations < 1:
@@ -92,6 +101,11 @@ class PruneProgress:
     lr: float  # Adam: the smallest active rate; L-BFGS: NaN
     elapsed: float
     fraction: float  # a best-effort estimate of the work done, in [0, 1]
+
+    def describe(self) -> str:
+        """One line for a status bar."""
+        rate = "" if math.isnan(self.lr) else f", lr {self.lr:.0e}"
+        return f"iteration {self.iteration}: best loss {self.loss:.4g}{rate} ({self.elapsed:.1f} s)"
 
 
 @dataclass
@@ -157,7 +171,8 @@ class _BernoulliCross(torch.autograd.Function):
         # Product form: softplus(d_u + d_v) = log1p(e^d_u · e^d_v), with e^d_u precomputed once,
         # is one multiply and one log1p per element (and σ = P / (1 + P) for the gradient)
         # instead of an add, a softplus and a sigmoid; used while e^(d_u + d_v) cannot overflow.
-        product = exp_d_u is not None and max_d_u + float(d_v.max()) < 700.0
+        # (Decided on the host: only on the CPU, where that costs nothing; elsewhere always softplus.)
+        product = exp_d_u is not None and d_v.device.type == "cpu" and max_d_u + float(d_v.max()) < 700.0
         if product:
             exp_dv = d_v.exp()[:, :, None, :]  # (R, M, 1, D)
         for lo in range(0, K, chunk):
@@ -260,28 +275,6 @@ def pruning_loss(large: RBFN, small: RBFN, distribution: Distribution) -> torch.
 
 
 # --------------------------------------------------------------------------- optimisers
-class _BatchedAdam:
-    """Adam on tensors with a leading restart dimension and one learning rate per restart."""
-
-    def __init__(self, params, lr: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, active: torch.Tensor):
-        self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            m.mul_(b1).add_(p.grad, alpha=1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            update = (m / c1) / ((v / c2).sqrt() + self.eps)
-            p.sub_(update * (self.lr * active).view(shape))
-
-
 def _initial_params(large: RBFN, num_centroids: int, restarts: int, seed: int, device):
     """Each restart: ``num_centroids`` centroids of ``large`` sampled without replacement."""
     gen = torch.Generator().manual_seed(seed)
@@ -297,7 +290,8 @@ def _initial_params(large: RBFN, num_centroids: int, restarts: int, seed: int, d
 
 
 def _run_adam(objective, params, config, progress, cancel, start):
-    R = params[0].shape[0]
+    """The paper's schedule: Adam with one plateau schedule per restart (stops when all finish)."""
+    R, device = params[0].shape[0], params[0].device
     schedules = [
         PlateauSchedule(
             lr=config.learning_rate,
@@ -308,57 +302,61 @@ def _run_adam(objective, params, config, progress, cancel, start):
         )
         for _ in range(R)
     ]
-    lr = torch.full((R,), config.learning_rate, dtype=torch.float64, device=params[0].device)
-    adam = _BatchedAdam(params, lr)
-    best_loss = torch.full((R,), math.inf, dtype=torch.float64)
+    lr = torch.full((R,), config.learning_rate, dtype=torch.float64, device=device)
+    adam = BatchedAdam(params, lr)
+    best_loss = torch.full((R,), math.inf, dtype=torch.float64, device=device)
     best_params = [p.detach().clone() for p in params]
     history, cancelled, it = [], False, 0
-    stages = math.log(config.learning_rate / config.min_lr) / -math.log(config.lr_factor) + 1
     for it in range(config.iterations):
-        active = torch.tensor([not s.finished for s in schedules], dtype=torch.float64)
-        if not active.any():
+        finished = [s.finished for s in schedules]
+        if all(finished):
             break
-        if _is_cancelled(cancel):
+        if cancel_requested(cancel):
             cancelled = True
             break
+        active = torch.tensor([not f for f in finished], dtype=torch.float64, device=device)
         for p in params:
             p.grad = None
         losses = objective(*params)  # (R,)
         losses.sum().backward()
-        values = losses.detach().cpu()
+        values = losses.detach()
         better = values < best_loss
         for p, bp in zip(params, best_params):  # keep the evaluated point if it is the best
             bp[better] = p.detach()[better]
         best_loss = torch.where(better, values, best_loss)
+        host = values.cpu().tolist()
         for r, s in enumerate(schedules):
             if not s.finished:
-                s.step(float(values[r]))
-        lr.copy_(torch.tensor([s.lr for s in schedules]))
-        adam.step(active.to(lr.device))
+                s.step(host[r])
+        lr.copy_(torch.tensor([s.lr for s in schedules], dtype=torch.float64))
+        adam.step(active)
         history.append(float(best_loss.min()))
         if progress is not None and (it % 25 == 0):
-            done = min(s.reductions + (0 if not s.finished else 1) for s in schedules)
-            progress(
-                PruneProgress(
-                    it,
-                    history[-1],
-                    float(lr[active.bool()].min()),
-                    time.perf_counter() - start,
-                    min(done / stages, 1.0),
-                )
-            )
+            frac = max(it / config.iterations, min(s.fraction for s in schedules))
+            running = [s.lr for s in schedules if not s.finished] or [schedules[0].lr]
+            progress(PruneProgress(it, history[-1], min(running), time.perf_counter() - start, min(frac, 1.0)))
     return best_params, best_loss, it + 1, cancelled, history
 
 
-def _run_lbfgs(objective, params, config, progress, cancel, start):
-    """L-BFGS with one history, step size and stopping test per restart, batched.
+def _lbfgs_settings(config: PruneConfig, objective: PruningObjective, device: torch.device) -> LBFGSSettings:
+    batched = config.line_search == "batched" or (config.line_search == "auto" and device.type != "cpu")
+    return LBFGSSettings(
+        iterations=config.iterations,
+        history_size=config.history_size,
+        tolerance=config.tolerance,
+        stall_iterations=config.stall_iterations,
+        drop_after=config.drop_after,
+        drop_factor=config.drop_factor,
+        scale=objective.scale,
+        line_search="batched" if batched else "backtracking",
+        check_every=config.check_every or (10 if batched else 1),
+    )
 
-    The restarts are independent problems, so each keeps its own curvature pairs (two-loop
-    recursion on (R, P) tensors) and its own backtracking (Armijo) line search; one objective
-    evaluation serves all of them.
-    """
+
+def _run_lbfgs(objective, params, config, progress, cancel, start):
+    """The restarts as R problems of :func:`rbfviz.core.optim.lbfgs` on the flattened parameters."""
     shapes = [p.shape[1:] for p in params]
-    sizes = [int(torch.tensor(s).prod()) if len(s) else 1 for s in shapes]
+    sizes = [math.prod(s) for s in shapes]
     R = params[0].shape[0]
     x = torch.cat([p.detach().reshape(R, -1) for p in params], dim=1)  # (R, P)
 
@@ -367,92 +365,18 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
         parts = [t.reshape(n, *s).requires_grad_(True) for t, s in zip(torch.split(x.detach(), sizes, dim=1), shapes)]
         losses = objective(*parts)
         grads = torch.autograd.grad(losses.sum(), parts)
-        g = torch.cat([gr.reshape(n, -1) for gr in grads], dim=1)
-        return losses.detach(), g
+        return losses.detach(), torch.cat([gr.reshape(n, -1) for gr in grads], dim=1)
 
-    f, g = evaluate(x)
-    S, Y, rho = [], [], []
-    active = torch.isfinite(f)
-    recent = [f.clone()]  # losses of the last `stall_iterations` iterations
-    history, cancelled, it = [], False, 0
-    c1 = 1e-4
-    for it in range(config.iterations):
-        if not active.any():
-            break
-        if _is_cancelled(cancel):
-            cancelled = True
-            break
-        # -- search direction by the two-loop recursion, per restart
-        q = g.clone()
-        alphas = []
-        for s_i, y_i, r_i in zip(reversed(S), reversed(Y), reversed(rho)):
-            a_i = r_i * (s_i * q).sum(1)  # (R,)
-            q -= a_i[:, None] * y_i
-            alphas.append(a_i)
-        if S:
-            sy, yy = (S[-1] * Y[-1]).sum(1), (Y[-1] * Y[-1]).sum(1)
-            h0 = torch.where((sy > 0) & (yy > 0), sy / yy.clamp_min(1e-300), torch.ones_like(sy))
-        else:  # first step: a short one, as torch's L-BFGS takes
-            h0 = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-300), max=1.0)
-        z = h0[:, None] * q
-        for s_i, y_i, r_i, a_i in zip(S, Y, rho, reversed(alphas)):
-            b_i = r_i * (y_i * z).sum(1)
-            z += s_i * (a_i - b_i)[:, None]
-        d = -z
-        slope = (g * d).sum(1)  # (R,)
-        bad = ~(slope < 0)
-        if bad.any():  # not a descent direction: steepest descent for those restarts
-            d[bad] = -g[bad] * h0[bad, None]
-            slope = (g * d).sum(1)
-        # -- backtracking line search, all restarts in each evaluation
-        t = torch.where(active, torch.ones(R, dtype=x.dtype), torch.zeros(R, dtype=x.dtype))
-        accepted = ~active
-        x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
-        for _ in range(40):
-            # only the restarts still searching are evaluated
-            idx = torch.nonzero(~accepted).squeeze(1)
-            trial = x[idx] + t[idx, None] * d[idx]
-            f_t, g_t = evaluate(trial)
-            ok = torch.isfinite(f_t) & (f_t <= f[idx] + c1 * t[idx] * slope[idx])
-            hit = idx[ok]
-            x_new[hit], f_new[hit], g_new[hit] = trial[ok], f_t[ok], g_t[ok]
-            accepted[hit] = True
-            if accepted.all():
-                break
-            # backtrack to the minimiser of the quadratic through f, the slope and f_t, kept
-            # within [0.1 t, 0.5 t] (plain halving where f_t is not finite)
-            ti, si = t[idx], slope[idx]
-            curv = (f_t - f[idx] - si * ti).clamp_min(1e-300)
-            t_q = -si * ti * ti / (2 * curv)
-            t_q = torch.where(torch.isfinite(t_q), t_q, 0.5 * ti)
-            t[idx] = torch.where(ok, ti, torch.minimum(torch.maximum(t_q, 0.1 * ti), 0.5 * ti))
-        failed = ~accepted  # no decrease found: this restart has converged (or is stuck)
-        # -- curvature pair, kept only where it is positive
-        s_new, y_new = x_new - x, g_new - g
-        sy = (s_new * y_new).sum(1)
-        r_new = torch.where(sy > 1e-300, 1.0 / sy.clamp_min(1e-300), torch.zeros_like(sy))
-        S.append(s_new), Y.append(y_new), rho.append(r_new)
-        if len(S) > config.history_size:
-            S.pop(0), Y.pop(0), rho.pop(0)
-        x, f, g = x_new, f_new, g_new
-        recent = (recent + [f.clone()])[-(config.stall_iterations + 1) :]
-        stalled = torch.zeros(R, dtype=torch.bool)
-        if len(recent) > config.stall_iterations:
-            floor = 1e-9 * abs(objective.scale)  # improvements below this are rounding noise
-            stalled = recent[0] - f <= config.tolerance * f.abs().clamp_min(floor)
-        stalled |= g.abs().amax(1) <= 1e-12 * abs(objective.scale)
-        if it + 1 >= config.drop_after:  # restarts far behind the best cannot win
-            stalled |= f > config.drop_factor * f[torch.isfinite(f)].min()
-        active = active & ~failed & ~stalled
-        history.append(float(f.min()))
-        if progress is not None and it % 5 == 0:
-            progress(
-                PruneProgress(
-                    it, history[-1], math.nan, time.perf_counter() - start, min(1.0, it / max(config.iterations, 1))
-                )
-            )
-    best_params = [t.reshape(R, *s).clone() for t, s in zip(torch.split(x, sizes, dim=1), shapes)]
-    return best_params, f, it + 1, cancelled, history
+    settings = _lbfgs_settings(config, objective, x.device)
+
+    def report(it, best):
+        if progress is not None and it % max(5, settings.check_every) < settings.check_every:
+            elapsed = time.perf_counter() - start
+            progress(PruneProgress(it, best, math.nan, elapsed, min(1.0, (it + 1) / max(config.iterations, 1))))
+
+    state = lbfgs(evaluate, x, settings, report=report, cancelled=lambda: cancel_requested(cancel))
+    best_params = [t.reshape(R, *s).clone() for t, s in zip(torch.split(state.x, sizes, dim=1), shapes)]
+    return best_params, state.f, state.iterations, state.cancelled, state.history
 
 
 # --------------------------------------------------------------------------- the public entry
@@ -501,7 +425,7 @@ def prune(
         raise TypeError(
             f"`distribution` must be an rbfviz.expectations.Distribution; got {type(distribution).__name__}"
         )
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
     start = time.perf_counter()
     objective = PruningObjective(large, distribution, device)
     params = _initial_params(large, num_centroids, restarts, seed, device)

@@ -6,8 +6,12 @@ multiplied by 0.1 when ten epochs in a row bring no improvement of the validatio
 of cool-down after each reduction, and a stop when the rate falls below 1e-4.  The parameters
 with the best validation MSE are kept (early stopping).
 
-The data live on the device as tensors and a minibatch is an index slice of a shuffled
-permutation: no per-sample DataLoader.
+An epoch is *graph-ready*: the data live on the device, the epoch's shuffle is one on-device
+gather into static buffers, each minibatch is a fixed slice of them, Adam's step constants are
+computed on the device, and validation and the keep-best copy run there too, so nothing waits
+for the host inside an epoch.  On CUDA the whole epoch is captured once as a CUDA graph and
+replayed (``TrainConfig.graph``); elsewhere the same code runs eagerly.  :func:`train_many` trains
+R networks at once as one batched problem.
 
 Run from the command line::
 
@@ -19,13 +23,13 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> X = rng.uniform(-1, 1, (200, 2)); y = np.exp(-(X**2).sum(1))
 >>> result = train(X[:150], y[:150], X[150:], y[150:], 8, TrainConfig(max_epochs=3))
->>> len(result.history), result.model.num_centroids
-(3, 8)
+>>> len(result.history), result.model.num_centroids, result.history[-1].fraction
+(3, 8, 1.0)
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import math
 import time
 import warnings
@@ -34,7 +38,27 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from rbfviz.core.model import RBFN, batch_squared_error_and_grads
+from rbfviz.core.model import RBFN, batch_squared_error_and_grads, rbf_forward, resolve_device
+from rbfviz.core.optim import FlatAdam, PlateauSchedule, adam_step_constants
+from rbfviz.core.progress import cancel_requested
+
+__all__ = [
+    "EpochStats",
+    "FlatAdam",
+    "PlateauSchedule",
+    "TrainConfig",
+    "TrainResult",
+    "mean_squared_error",
+    "resolve_device",
+    "train",
+    "train_dataset",
+    "train_many",
+]
+
+# torch.compile costs ~10-30 s once on a 2-core CPU and saves ~40 % of a step at K ≥ 1024; "auto"
+# compiles when the run is expected to see at least this many (row × epoch) passes.
+AUTO_COMPILE_ROW_EPOCHS = 2_000_000
+_CANCEL_EVERY = 256  # eager epochs test cancel every this many minibatches (free on the host)
 
 
 # --------------------------------------------------------------------------- settings
@@ -54,8 +78,11 @@ class TrainConfig:
     seed: int = 0  # initialisation and shuffling
     eval_batch_size: int = 16384  # validation batch (only affects speed and memory)
     standardize_targets: bool = True  # train on (y − mean)/std; the model keeps mean and std
-    compile: bool = False  # fuse the training step with torch.compile: ~10-20 s once, then
-    #                        ~1.3x faster steps on the CPU; for runs of minutes, not for tiny ones
+    compile: bool | str = "auto"  # fuse the step with torch.compile (~10-30 s once, then ~1.5x faster
+    #   steps on the CPU at K ≥ 1024); "auto": when the run is long enough to pay for it
+    #   (≥ AUTO_COMPILE_ROW_EPOCHS rows × expected epochs)
+    graph: bool | str = "auto"  # capture each epoch as one CUDA graph ("auto": on CUDA; CPU: eager)
+    tf32: bool = False  # CUDA: TF32 matrix products (faster; ~1e-3 relative rounding of the products)
 
     def __post_init__(self):
         checks = [
@@ -68,141 +95,37 @@ class TrainConfig:
             ("min_lr", self.min_lr > 0),
             ("max_epochs", self.max_epochs is None or self.max_epochs >= 1),
             ("device", self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")),
+            ("eval_batch_size", self.eval_batch_size >= 1),
+            ("compile", self.compile in (True, False, "auto")),
+            ("graph", self.graph in (True, False, "auto")),
+            ("tf32", isinstance(self.tf32, bool)),
         ]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"TrainConfig.{name} is out of range; got {getattr(self, name)!r}")
 
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; a request for CUDA without it is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False")
-    return torch.device(device)
-
-
-# --------------------------------------------------------------------------- the schedule
-@dataclass
-class PlateauSchedule:
-    """Reduce-on-plateau with cool-down, as PyTorch's ``ReduceLROnPlateau(threshold=0)``.
-
-    ``step(value)`` returns True when ``value`` is a new best.  After more than ``patience``
-    non-improving steps the rate is multiplied by ``factor``; the next ``cooldown`` steps do not
-    count.  ``finished`` turns True once the rate is below ``min_lr``.
-
-    Examples
-    --------
-    >>> s = PlateauSchedule(lr=1.0, factor=0.1, patience=1, cooldown=0, min_lr=0.05)
-    >>> [s.step(v) for v in (3, 2, 2, 2)], s.lr
-    ([True, True, False, False], 0.1)
-    """
-
-    lr: float
-    factor: float = 0.1
-    patience: int = 10
-    cooldown: int = 10
-    min_lr: float = 1e-4
-    best: float = float("inf")
-    num_bad: int = 0
-    cooldown_left: int = 0
-    reductions: int = 0
-
-    def step(self, value: float) -> bool:
-        improved = value < self.best  # threshold 0, absolute
-        if improved:
-            self.best, self.num_bad = value, 0
-        else:
-            self.num_bad += 1
-        if self.cooldown_left > 0:  # 1. cool-down: bad steps are not counted
-            self.cooldown_left -= 1
-            self.num_bad = 0
-        if self.num_bad > self.patience:  # 2. plateau: reduce
-            self.lr *= self.factor
-            self.reductions += 1
-            self.cooldown_left, self.num_bad = self.cooldown, 0
-        return improved
-
-    @property
-    def finished(self) -> bool:
-        return self.lr < self.min_lr * (1 - 1e-9)  # 3. stop below the floor (rounding-safe)
-
-
-# --------------------------------------------------------------------------- the optimiser
-def _adam_update(
-    flat,
-    exp_avg,
-    exp_avg_sq,
-    grad,
-    lr_over_bc1,
-    inv_sqrt_bc2,
-    weight_decay: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-) -> None:
-    """One Adam update in place (L2 weight decay as in ``torch.optim.Adam``).  The rate and the
-    bias corrections come as 0-d tensors, so a compiled version does not recompile as they change."""
-    grad = grad + weight_decay * flat
-    exp_avg.lerp_(grad, 1 - beta1)
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    flat.sub_(lr_over_bc1 * exp_avg / (exp_avg_sq.sqrt() * inv_sqrt_bc2 + eps))
-
-
-class FlatAdam:
-    """Adam with L2 weight decay (the update of ``torch.optim.Adam(weight_decay=...)``) on a few
-    parameters kept as views of one flat buffer, so a step is a handful of vector operations
-    (one fused loop with ``compile=True``).
-
-    At batch 64 the bookkeeping of ``torch.optim.Optimizer.step`` costs ten times the arithmetic
-    of the step itself; this is the whole update and nothing else.
-    """
-
-    def __init__(
-        self, params, lr: float, weight_decay: float = 0.0, betas=(0.9, 0.999), eps: float = 1e-8, compile: bool = False
-    ):
-        params = list(params)
-        with torch.no_grad():
-            self.flat = torch.cat([p.detach().reshape(-1) for p in params])  # (P,)
-            offset = 0
-            for p in params:  # re-seat each parameter on its slice of the buffer
-                n = p.numel()
-                p.data = self.flat[offset : offset + n].view_as(p)
-                offset += n
-        self.params, self.lr, self.weight_decay = params, lr, weight_decay
-        self.betas, self.eps, self.t = betas, eps, 0
-        self.exp_avg = torch.zeros_like(self.flat)
-        self.exp_avg_sq = torch.zeros_like(self.flat)
-        self._lr_over_bc1 = torch.zeros((), dtype=self.flat.dtype, device=self.flat.device)
-        self._inv_sqrt_bc2 = torch.zeros_like(self._lr_over_bc1)
-        self._update = _adam_update
-        if compile:
-            try:
-                self._update = torch.compile(_adam_update, dynamic=False)
-            except Exception as exc:
-                warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); Adam runs eagerly", stacklevel=2)
-
-    @torch.no_grad()
-    def step(self, grads) -> None:
-        """One update from gradients in the order of the parameters."""
-        g = torch.cat([gr.reshape(-1) for gr in grads])  # (P,)
-        b1, b2 = self.betas
-        self.t += 1
-        self._lr_over_bc1.fill_(self.lr / (1 - b1**self.t))
-        self._inv_sqrt_bc2.fill_(1 / math.sqrt(1 - b2**self.t))
-        self._update(
-            self.flat,
-            self.exp_avg,
-            self.exp_avg_sq,
-            g,
-            self._lr_over_bc1,
-            self._inv_sqrt_bc2,
-            self.weight_decay,
-            b1,
-            b2,
-            self.eps,
+    def schedule(self) -> PlateauSchedule:
+        """A fresh plateau schedule with these settings."""
+        return PlateauSchedule(
+            lr=self.learning_rate,
+            factor=self.lr_factor,
+            patience=self.patience,
+            cooldown=self.cooldown,
+            min_lr=self.min_lr,
         )
+
+    def expected_epochs(self) -> int:
+        """The epochs a run is expected to take: ``max_epochs``, or else the shortest run the
+        schedule allows (each reduction after ``patience + 1`` bad epochs, then the cool-down)."""
+        need = self.schedule().reductions_needed
+        shortest = need * (self.patience + 1) + (need - 1) * self.cooldown + 1
+        return shortest if self.max_epochs is None else min(self.max_epochs, shortest)
+
+    def should_compile(self, num_rows: int) -> bool:
+        """Whether ``compile`` ("auto": the run is long enough to pay for compiling) asks for it."""
+        if self.compile != "auto":
+            return bool(self.compile)
+        return self.expected_epochs() * num_rows >= AUTO_COMPILE_ROW_EPOCHS
 
 
 # --------------------------------------------------------------------------- results
@@ -216,9 +139,17 @@ class EpochStats:
     lr: float
     elapsed: float  # seconds since the start of training
     improved: bool = False
+    fraction: float = 0.0  # estimate of the run's work done: epochs over max_epochs or the schedule's
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def describe(self) -> str:
+        """One line for a status bar."""
+        return (
+            f"epoch {self.epoch}: train MSE {self.train_mse:.4g}, val MSE {self.val_mse:.4g}, "
+            f"lr {self.lr:.0e} ({self.elapsed:.1f} s)"
+        )
 
 
 @dataclass
@@ -232,6 +163,8 @@ class TrainResult:
     cancelled: bool = False
     device: str = "cpu"
     seconds: float = 0.0
+    compiled: bool = False  # whether the step ran compiled
+    graph: bool = False  # whether each epoch ran as a CUDA graph
 
 
 # --------------------------------------------------------------------------- helpers
@@ -245,12 +178,6 @@ def _as_tensor(a, name: str, ndim: int, device, dtype=torch.float32) -> torch.Te
     return t.to(device=device, dtype=dtype)
 
 
-def _is_cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
-
-
 @torch.no_grad()
 def mean_squared_error(model: RBFN, X: torch.Tensor, y: torch.Tensor, batch_size: int = 16384) -> float:
     """MSE of ``model`` on (X, y) in the model's own (standardised) units."""
@@ -260,18 +187,165 @@ def mean_squared_error(model: RBFN, X: torch.Tensor, y: torch.Tensor, batch_size
     return total / max(len(X), 1)
 
 
-# --------------------------------------------------------------------------- the loop
-def _compiled_step(params, X, y):
+def _prepare(X_train, y_train, X_val, y_val, config: TrainConfig, device, suffix: str = ""):
+    """Checked float32 tensors on ``device`` with the targets standardised; (Xt, yt, Xv, yv, mean, scale)."""
+    Xt = _as_tensor(X_train, "X_train" + suffix, 2, device)
+    Xv = _as_tensor(X_val, "X_val" + suffix, 2, device)
+    if Xt.shape[1] != Xv.shape[1]:
+        raise ValueError(f"X_train{suffix} has {Xt.shape[1]} columns but X_val{suffix} has {Xv.shape[1]}")
+    yt64 = _as_tensor(y_train, "y_train" + suffix, 1, device, torch.float64)
+    yv64 = _as_tensor(y_val, "y_val" + suffix, 1, device, torch.float64)
+    for xn, yn, X, y in (("X_train", "y_train", Xt, yt64), ("X_val", "y_val", Xv, yv64)):
+        if len(X) != len(y):
+            raise ValueError(f"`{xn}{suffix}` has {len(X)} rows but `{yn}{suffix}` has {len(y)}")
+        if len(X) == 0:
+            raise ValueError(f"`{xn}{suffix}` is empty")
+    # standardise with the training statistics (population std, as numpy)
+    mean = float(yt64.mean())
+    scale = float(yt64.std(unbiased=False)) if len(yt64) > 1 else 1.0
+    scale = scale if scale > 0 else 1.0
+    if not config.standardize_targets:
+        mean, scale = 0.0, 1.0
+    return Xt, ((yt64 - mean) / scale).float(), Xv, ((yv64 - mean) / scale).float(), mean, scale
+
+
+def _compiled_step(X, y, params, explicit: bool):
     """``batch_squared_error_and_grads`` compiled for one batch shape, or the eager function if
     compiling fails here (no compiler, unsupported platform): the run goes on either way."""
     try:
         compiled = torch.compile(batch_squared_error_and_grads, dynamic=False)
         with torch.no_grad():
             compiled(X, y, *params)  # compile now, not inside the first epoch's timing
-        return compiled
+        return compiled, True
     except Exception as exc:
-        warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly", stacklevel=2)
-        return batch_squared_error_and_grads
+        if explicit:
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly", stacklevel=3)
+        return batch_squared_error_and_grads, False
+
+
+@contextlib.contextmanager
+def _tf32(enabled: bool, device: torch.device):
+    """TF32 matrix products on CUDA while training, as ``TrainConfig.tf32`` says; restored after."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
+# --------------------------------------------------------------------------- the epoch
+class GraphReadyEpoch:
+    """One epoch of minibatch Adam plus validation and the keep-best copy, with no host
+    synchronisation inside: what a CUDA graph can capture.
+
+    All state lives in tensors allocated once: the shuffled data (static buffers that each
+    minibatch slices), Adam's per-step constants (computed on the device from the step count and
+    the rate), the summed training error, the validation error and the best parameters so far.
+    :meth:`run` does one epoch: the shuffle (an on-device permutation and gather) and then either
+    the captured graph's replay or the same operations eagerly.  :meth:`read` is the one host
+    synchronisation of an epoch: (summed training error, validation MSE).
+    """
+
+    def __init__(self, params, optimizer: FlatAdam, Xt, yt, Xv, yv, config: TrainConfig, step, device):
+        self.params, self.opt, self.step, self.device = params, optimizer, step, device
+        self.Xt, self.yt, self.Xv, self.yv = Xt, yt, Xv, yv
+        self.bs, self.eval_bs = config.batch_size, config.eval_batch_size
+        n = len(Xt)
+        self.n_full, self.rem = divmod(n, self.bs)
+        self.num_batches = self.n_full + (self.rem > 0)
+        f64 = dict(dtype=torch.float64, device=device)
+        self.X_epoch, self.y_epoch = torch.empty_like(Xt), torch.empty_like(yt)  # (N, D), (N,)
+        self.perm = torch.empty(n, dtype=torch.int64, device=device)
+        self.shuffle_gen = torch.Generator(device=device).manual_seed(config.seed)
+        self.steps_ahead = torch.arange(1, self.num_batches + 1, **f64)  # (B,)
+        self.t = torch.zeros((), **f64)  # Adam steps taken before this epoch
+        self.lr = torch.full((), config.learning_rate, **f64)
+        self.c1 = torch.empty(self.num_batches, dtype=optimizer.flat.dtype, device=device)  # (B,)
+        self.c2 = torch.empty_like(self.c1)
+        self.sse = torch.zeros((), dtype=torch.float32, device=device)
+        self.val_sse = torch.zeros((), **f64)
+        self.val_mse = torch.zeros((), **f64)
+        self.best_val = torch.full((), math.inf, **f64)
+        self.best_flat = optimizer.flat.clone()  # (P,)
+        self.graph = None
+
+    def _body(self, cancel=None, limit: int | None = None) -> bool:
+        """The epoch's device work on the data already in the static buffers; False if cancelled."""
+        opt, bs = self.opt, self.bs
+        c1, c2 = adam_step_constants(self.lr, self.t + self.steps_ahead, *opt.betas)
+        self.c1.copy_(c1)
+        self.c2.copy_(c2)
+        self.sse.zero_()
+        n_full = self.n_full if limit is None else min(limit, self.n_full)
+        for j in range(self.num_batches if limit is None else n_full + (self.rem > 0)):
+            if cancel is not None and j % _CANCEL_EVERY == _CANCEL_EVERY - 1 and cancel_requested(cancel):
+                return False
+            full = j < n_full
+            lo = j * bs if full else self.n_full * bs
+            Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
+            # summed squared error, as the paper's code; gradients analytically (eq. 2)
+            loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
+            opt._lr_over_bc1.copy_(self.c1[j])  # fixed 0-d inputs: a compiled update is not re-specialised
+            opt._inv_sqrt_bc2.copy_(self.c2[j])
+            opt.update(torch.cat([g.reshape(-1) for g in grads]), opt._lr_over_bc1, opt._inv_sqrt_bc2)
+            self.sse += loss
+        self.t += self.num_batches
+        # validation (float64 accumulation of float32 chunk sums) and the keep-best copy
+        self.val_sse.zero_()
+        for i in range(0, len(self.Xv), self.eval_bs):
+            r = rbf_forward(self.Xv[i : i + self.eval_bs], *self.params) - self.yv[i : i + self.eval_bs]
+            self.val_sse += r.dot(r).double()
+        torch.div(self.val_sse, len(self.Xv), out=self.val_mse)
+        improved = self.val_mse < self.best_val  # the host schedule's test (threshold 0)
+        self.best_flat.copy_(torch.where(improved, opt.flat, self.best_flat))
+        self.best_val.copy_(torch.minimum(self.val_mse, self.best_val))  # NaN never "improves"
+        return True
+
+    def capture(self) -> None:
+        """Capture :meth:`_body` as a CUDA graph (after a warm-up on a side stream; the warm-up's
+        changes are undone)."""
+        saved = [t.clone() for t in (*self.opt.state(), self.t, self.best_flat, self.best_val)]
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream), torch.no_grad():
+            for _ in range(2):
+                self._body(limit=3)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        for t, s in zip((*self.opt.state(), self.t, self.best_flat, self.best_val), saved):
+            t.copy_(s)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), torch.no_grad():
+            self._body()
+        self.graph = graph
+
+    @torch.no_grad()
+    def run(self, lr: float, cancel=None) -> bool:
+        """One epoch at rate ``lr``; False if cancelled before its end (eager runs only)."""
+        torch.randperm(len(self.Xt), generator=self.shuffle_gen, device=self.device, out=self.perm)
+        torch.index_select(self.Xt, 0, self.perm, out=self.X_epoch)  # one gather; minibatches are slices
+        torch.index_select(self.yt, 0, self.perm, out=self.y_epoch)
+        self.lr.fill_(lr)
+        if self.graph is not None:
+            self.graph.replay()
+            return True
+        return self._body(cancel)
+
+    def read(self) -> tuple[float, float]:
+        """(summed training squared error, validation MSE) of the last epoch: one host sync."""
+        sse, val = torch.stack([self.sse.double(), self.val_mse]).tolist()
+        return sse, val
+
+
+def _use_graph(config: TrainConfig, device: torch.device) -> bool:
+    if config.graph == "auto":
+        return device.type == "cuda"
+    if config.graph and device.type != "cuda":
+        return False  # the graph path falls back to eager off CUDA
+    return bool(config.graph)
 
 
 def train(
@@ -287,10 +361,11 @@ def train(
     num_centroids : int
     config : TrainConfig, default=TrainConfig()
     progress : callable(EpochStats) or None
-        Called after every epoch, from the calling thread.
-    cancel : threading.Event or callable() -> bool or None
-        Checked between minibatches; the run then stops within one epoch and returns the best
-        network so far (``result.cancelled`` is True).
+        Called after every epoch, from the calling thread (``rbfviz.core.progress`` protocol).
+    cancel : threading.Event or None
+        Anything with ``is_set()``; tested every epoch (and every 256 minibatches when the epoch
+        runs eagerly).  The run then stops within one epoch and returns the best network so far
+        (``result.cancelled`` is True).
 
     Returns
     -------
@@ -298,115 +373,92 @@ def train(
     """
     config = config or TrainConfig()
     device = resolve_device(config.device)
-    Xt = _as_tensor(X_train, "X_train", 2, device)
-    Xv = _as_tensor(X_val, "X_val", 2, device)
-    if Xt.shape[1] != Xv.shape[1]:
-        raise ValueError(f"X_train has {Xt.shape[1]} columns but X_val has {Xv.shape[1]}")
-    yt64 = _as_tensor(y_train, "y_train", 1, device, torch.float64)
-    yv64 = _as_tensor(y_val, "y_val", 1, device, torch.float64)
-    for xn, yn, X, y in (("X_train", "y_train", Xt, yt64), ("X_val", "y_val", Xv, yv64)):
-        if len(X) != len(y):
-            raise ValueError(f"`{xn}` has {len(X)} rows but `{yn}` has {len(y)}")
-        if len(X) == 0:
-            raise ValueError(f"`{xn}` is empty")
-    # standardise with the training statistics (population std, as numpy)
-    mean = float(yt64.mean())
-    scale = float(yt64.std(unbiased=False)) if len(yt64) > 1 else 1.0
-    scale = scale if scale > 0 else 1.0
-    if not config.standardize_targets:
-        mean, scale = 0.0, 1.0
-    yt = ((yt64 - mean) / scale).float()
-    yv = ((yv64 - mean) / scale).float()
-
+    Xt, yt, Xv, yv, mean, scale = _prepare(X_train, y_train, X_val, y_val, config, device)
     torch.manual_seed(config.seed)
     model = RBFN(Xt.shape[1], num_centroids, seed=config.seed).to(device)
     model.metadata.update(target_mean=mean, target_scale=scale)
     params = [model.bias, model.weights, model.centroids, model.log_gamma]
-    optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=config.compile)
-    step = (
-        _compiled_step(params, Xt[: config.batch_size], yt[: config.batch_size])
-        if config.compile
-        else batch_squared_error_and_grads
-    )
-    schedule = PlateauSchedule(
-        lr=config.learning_rate,
-        factor=config.lr_factor,
-        patience=config.patience,
-        cooldown=config.cooldown,
-        min_lr=config.min_lr,
-    )
-    shuffle_gen = torch.Generator(device="cpu").manual_seed(config.seed)
     result = TrainResult(model=model, device=str(device))
-    best_state = copy.deepcopy(model.state_dict())
     n, bs = len(Xt), config.batch_size
     start = time.perf_counter()
-    epoch = 0
-    while not schedule.finished and (config.max_epochs is None or epoch < config.max_epochs):
-        # -- one pass over a shuffled permutation
-        perm = torch.randperm(n, generator=shuffle_gen).to(device)
-        X_epoch, y_epoch = Xt[perm], yt[perm]  # one gather; each minibatch is then a slice view
-        model.train()
-        sse = torch.zeros((), device=device)
-        with torch.no_grad():  # the gradients are analytic: no autograd graph
-            for i in range(0, n, bs):
-                if _is_cancelled(cancel):
-                    result.cancelled = True
-                    break
-                # summed squared error, as the paper's code; gradients analytically (eq. 2)
-                Xb, yb = X_epoch[i : i + bs], y_epoch[i : i + bs]
-                fn = step if len(Xb) == bs else batch_squared_error_and_grads  # one compiled shape
-                loss, grads = fn(Xb, yb, *params)
-                optimizer.step(grads)
-                sse += loss
-        if result.cancelled:
-            break
-        # -- validate, schedule, keep the best
-        model.eval()
-        train_mse = float(sse) / n
-        val_mse = mean_squared_error(model, Xv, yv, config.eval_batch_size)
-        lr_used = schedule.lr
-        improved = schedule.step(val_mse)
-        optimizer.lr = schedule.lr
-        if improved:
-            best_state = copy.deepcopy(model.state_dict())
-            result.best_epoch, result.best_val_mse = epoch, val_mse
-        stats = EpochStats(
-            epoch=epoch,
-            train_mse=train_mse,
-            val_mse=val_mse,
-            lr=lr_used,
-            elapsed=time.perf_counter() - start,
-            improved=improved,
+    with _tf32(config.tf32, device):
+        want_compile = config.should_compile(n) and n >= bs
+        step, result.compiled = (
+            _compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
+            if want_compile
+            else (batch_squared_error_and_grads, False)
         )
-        result.history.append(stats)
-        if progress is not None:
-            progress(stats)
-        epoch += 1
+        optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled)
+        epoch_loop = GraphReadyEpoch(params, optimizer, Xt, yt, Xv, yv, config, step, device)
+        schedule = config.schedule()
+        epoch = 0
+        while not schedule.finished and (config.max_epochs is None or epoch < config.max_epochs):
+            if cancel_requested(cancel):
+                result.cancelled = True
+                break
+            if _use_graph(config, device) and epoch_loop.graph is None:
+                try:
+                    epoch_loop.capture()
+                    result.graph = True
+                except Exception as exc:  # e.g. an operation that cannot be captured here
+                    warnings.warn(
+                        f"CUDA graph capture failed ({type(exc).__name__}: {exc}); eager epochs", stacklevel=2
+                    )
+                    config = TrainConfig(**{**asdict(config), "graph": False})
+            if not epoch_loop.run(schedule.lr, cancel):
+                result.cancelled = True
+                break
+            sse, val_mse = epoch_loop.read()  # the epoch's one host synchronisation
+            lr_used = schedule.lr
+            improved = schedule.step(val_mse)
+            if improved:
+                result.best_epoch, result.best_val_mse = epoch, val_mse
+            epoch += 1
+            done = max(schedule.fraction, epoch / config.max_epochs if config.max_epochs else 0.0)
+            stopping = schedule.finished or (config.max_epochs is not None and epoch >= config.max_epochs)
+            stats = EpochStats(
+                epoch=epoch - 1,
+                train_mse=sse / n,
+                val_mse=val_mse,
+                lr=lr_used,
+                elapsed=time.perf_counter() - start,
+                improved=improved,
+                fraction=1.0 if stopping else min(done, 0.999),
+            )
+            result.history.append(stats)
+            if progress is not None:
+                progress(stats)
 
-    with torch.no_grad():
-        for p in params:  # own storage again, no longer views of the optimiser's buffer
-            p.data = p.data.clone()
-    model.load_state_dict(best_state)
+        with torch.no_grad():
+            optimizer.flat.copy_(epoch_loop.best_flat)  # the best epoch's parameters
+            for p in params:  # own storage again, no longer views of the optimiser's buffer
+                p.data = p.data.clone()
     model.eval()
     result.seconds = time.perf_counter() - start
+    _record(model, config, device, result, n, len(Xv), scale)
+    return result
+
+
+def _record(model, config, device, result, n_train, n_val, scale):
     model.metadata.update(
         kind="trained",
         train={
             **asdict(config),
             "device": str(device),
+            "compiled": result.compiled,
+            "graph": result.graph,
             "epochs": len(result.history),
             "best_epoch": result.best_epoch,
             "cancelled": result.cancelled,
             "seconds": round(result.seconds, 3),
-            "n_train": n,
-            "n_val": len(Xv),
+            "n_train": n_train,
+            "n_val": n_val,
         },
         metrics={
             "val_mse": result.best_val_mse,
             "val_rmse": float(np.sqrt(result.best_val_mse)) * scale if np.isfinite(result.best_val_mse) else None,
         },
     )
-    return result
 
 
 def train_dataset(

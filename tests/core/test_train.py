@@ -161,9 +161,13 @@ def test_cancel_returns_best_so_far():
     assert result.best_val_mse == min(h.val_mse for h in result.history)
 
 
-def test_cancel_callable_before_start():
+def test_cancel_before_start():
+    from rbfviz.core.progress import CancelFlag
+
     X, y, _ = _teacher_data(200)
-    result = train(X[:150], y[:150], X[150:], y[150:], 4, TrainConfig(max_epochs=5, device="cpu"), cancel=lambda: True)
+    flag = CancelFlag()
+    flag.set()
+    result = train(X[:150], y[:150], X[150:], y[150:], 4, TrainConfig(max_epochs=5, device="cpu"), cancel=flag)
     assert result.cancelled and result.history == []
     assert result.model.num_centroids == 4
 
