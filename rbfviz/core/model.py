@@ -82,6 +82,32 @@ def batch_squared_error_and_grads(X, y, bias, weights, centroids, log_gamma):
     return residual.dot(residual), grads
 
 
+def batched_squared_error_and_grads(X, y, w, bias, weights, centroids, log_gamma):
+    """:func:`batch_squared_error_and_grads` of R networks on R batches at once (batched
+    matrix products), each row weighted by ``w`` (1 for a real row, 0 for padding).
+
+    Shapes: X (R, B, D), y and w (R, B), bias and log_gamma (R,), weights (R, K), centroids
+    (R, K, D); returns the R summed squared errors and the gradients in the parameters' shapes.
+    """
+    gamma = log_gamma.exp()  # (R,)
+    g3 = gamma[:, None, None]
+    sq_x = (X * X).sum(2, keepdim=True)  # (R, B, 1)
+    sq_c = (centroids * centroids).sum(2)  # (R, K)
+    neg = torch.baddbmm((-g3) * sq_x + (-g3) * sq_c[:, None, :], X, (2 * g3 * centroids).transpose(1, 2))  # (R, B, K)
+    kernel = neg.clamp_(max=0.0).exp_()
+    residual = (torch.bmm(kernel, weights[:, :, None]).squeeze(2) + (bias[:, None] - y)) * w  # (R, B)
+    grad_out = 2.0 * residual
+    grad_weights = torch.bmm(grad_out[:, None, :], kernel).squeeze(1)  # (R, K)
+    G = kernel.mul_(weights[:, None, :]).mul_(grad_out[:, :, None])  # (R, B, K), in place
+    col = G.sum(1)  # (R, K)
+    row = G.sum(2, keepdim=True)  # (R, B, 1)
+    GX = torch.bmm(G.transpose(1, 2), X)  # (R, K, D)
+    grad_centroids = 2.0 * g3 * (GX - col[:, :, None] * centroids)
+    g_dist = (sq_x * row).sum((1, 2)) + (sq_c * col).sum(1) - 2.0 * (centroids * GX).sum((1, 2))  # (R,)
+    grads = (grad_out.sum(1), grad_weights, grad_centroids, -gamma * g_dist)
+    return (residual * residual).sum(1), grads
+
+
 class _GaussianKernelLayer(torch.autograd.Function):
     """α + exp(−γ max(‖x − θ‖², 0)) @ β with a hand-written backward.
 

@@ -38,7 +38,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from rbfviz.core.model import RBFN, batch_squared_error_and_grads, rbf_forward, resolve_device
+from rbfviz.core.model import (
+    RBFN,
+    batch_squared_error_and_grads,
+    batched_squared_error_and_grads,
+    rbf_forward,
+    resolve_device,
+)
 from rbfviz.core.optim import FlatAdam, PlateauSchedule, adam_step_constants
 from rbfviz.core.progress import cancel_requested
 
@@ -459,6 +465,207 @@ def _record(model, config, device, result, n_train, n_val, scale):
             "val_rmse": float(np.sqrt(result.best_val_mse)) * scale if np.isfinite(result.best_val_mse) else None,
         },
     )
+
+
+# --------------------------------------------------------------------------- many networks at once
+@dataclass(frozen=True)
+class ManyEpochStats:
+    """What :func:`train_many`'s progress callback receives after every epoch."""
+
+    epoch: int
+    stats: tuple  # the epoch's EpochStats of every network, None for those already stopped
+    active: int  # networks still training after this epoch
+    elapsed: float
+    fraction: float  # the mean of the networks' fractions
+
+    def describe(self) -> str:
+        vals = [s.val_mse for s in self.stats if s is not None]
+        best = f", best val MSE {min(vals):.4g}" if vals else ""
+        return f"epoch {self.epoch}: {self.active}/{len(self.stats)} networks training{best} ({self.elapsed:.1f} s)"
+
+
+def _pad_stack(tensors, length: int, tail_shape=()) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, length, ...) zero-padded stack and the (R, length) mask of real rows."""
+    first = tensors[0]
+    out = first.new_zeros(len(tensors), length, *first.shape[1:])
+    mask = first.new_zeros(len(tensors), length)
+    for r, t in enumerate(tensors):
+        out[r, : len(t)] = t
+        mask[r, : len(t)] = 1
+    return out, mask
+
+
+def train_many(
+    datasets, num_centroids: int, config: TrainConfig | None = None, *, seeds=None, progress=None, cancel=None
+) -> list[TrainResult]:
+    """Train R networks with the same K and D together, as one batched problem.
+
+    Every network keeps its own data, initialisation, shuffle, Adam state, plateau schedule,
+    early stopping and stop; the minibatch steps of all of them run as batched matrix products
+    (one stream of operations for R networks).  Network r's result equals
+    ``train(*datasets[r], num_centroids, replace(config, seed=seeds[r]))`` up to float32
+    rounding (the batched products sum in another order).
+
+    Parameters
+    ----------
+    datasets : list of (X_train, y_train, X_val, y_val)
+        Arrays or tensors, as :func:`train` takes them; the sizes may differ, D may not.
+    num_centroids : int
+    config : TrainConfig, default=TrainConfig()
+        Shared by all networks (``compile`` and ``graph`` do not apply: the batched step runs eagerly).
+    seeds : list of int, optional
+        One per network (initialisation and shuffling); default ``config.seed`` for every one.
+    progress : callable(ManyEpochStats) or None
+    cancel : threading.Event or None
+        Stops every network within one epoch; each returns its best so far (``cancelled``).
+
+    Returns
+    -------
+    list of TrainResult, in the order of ``datasets``.
+    """
+    config = config or TrainConfig()
+    datasets = list(datasets)
+    R = len(datasets)
+    if R == 0:
+        raise ValueError("`datasets` is empty")
+    seeds = [config.seed] * R if seeds is None else [int(s) for s in seeds]
+    if len(seeds) != R:
+        raise ValueError(f"`seeds` has {len(seeds)} entries but `datasets` has {R}")
+    device = resolve_device(config.device)
+    prepared = []
+    for r, data in enumerate(datasets):
+        if len(data) != 4:
+            raise ValueError(f"`datasets[{r}]` must be (X_train, y_train, X_val, y_val); got {len(data)} items")
+        prepared.append(_prepare(*data, config, device, suffix=f"[{r}]"))
+    D = prepared[0][0].shape[1]
+    for r, p in enumerate(prepared):
+        if p[0].shape[1] != D:
+            raise ValueError(f"datasets[{r}] has {p[0].shape[1]} input columns but datasets[0] has {D}")
+    models = []
+    for (_, _, _, _, mean, scale), seed in zip(prepared, seeds):
+        model = RBFN(D, num_centroids, seed=seed).to(device)
+        model.metadata.update(target_mean=mean, target_scale=scale)
+        models.append(model)
+    results = [TrainResult(model=m, device=str(device)) for m in models]
+    bs, K = config.batch_size, num_centroids
+    n = [len(p[0]) for p in prepared]
+    n_val = [len(p[2]) for p in prepared]
+    batches = [-(-k // bs) for k in n]  # per network, the remainder batch included
+    B = max(batches)
+    Xt, _ = _pad_stack([p[0] for p in prepared], max(n))  # (R, Nmax, D)
+    yt, _ = _pad_stack([p[1] for p in prepared], max(n))  # (R, Nmax)
+    Xv, wv = _pad_stack([p[2] for p in prepared], max(n_val))  # (R, Vmax, D), (R, Vmax)
+    yv, _ = _pad_stack([p[3] for p in prepared], max(n_val))
+    row_w = torch.zeros(R, B * bs, device=device)  # (R, B·bs): 1 on the rows of each network's epoch
+    for r, k in enumerate(n):
+        row_w[r, :k] = 1
+    X_epoch = torch.zeros(R, B * bs, D, device=device)  # static buffers, as in GraphReadyEpoch
+    y_epoch = torch.zeros(R, B * bs, device=device)
+    gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+    # one flat (R, P) buffer: row r is network r's FlatAdam buffer (bias, weights, centroids, log γ)
+    flat = torch.stack(
+        [torch.cat([p.detach().reshape(-1) for p in (m.bias, m.weights, m.centroids, m.log_gamma)]) for m in models]
+    )
+    params = (flat[:, 0], flat[:, 1 : 1 + K], flat[:, 1 + K : 1 + K + K * D].view(R, K, D), flat[:, -1])
+    exp_avg, exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
+    best_flat = flat.clone()
+    b1, b2, eps, wd = 0.9, 0.999, 1e-8, config.weight_decay
+    t = torch.zeros(R, dtype=torch.float64, device=device)  # Adam steps per network
+    lr = torch.zeros(R, dtype=torch.float64, device=device)
+    schedules = [config.schedule() for _ in range(R)]
+    running = [True] * R
+    start = time.perf_counter()
+    epoch = 0
+    with torch.no_grad():
+        while any(running):
+            if cancel_requested(cancel):
+                for r in range(R):
+                    results[r].cancelled = running[r]
+                break
+            on = torch.tensor(running, device=device)  # (R,)
+            for r in range(R):  # each network's own shuffle, as train()'s
+                if running[r]:
+                    perm = torch.randperm(n[r], generator=gens[r], device=device)
+                    X_epoch[r, : n[r]] = Xt[r, perm]
+                    y_epoch[r, : n[r]] = yt[r, perm]
+            lr.copy_(torch.tensor([s.lr for s in schedules], dtype=torch.float64))
+            sse = torch.zeros(R, device=device)
+            for j in range(B):
+                step_on = on & torch.tensor([j < b for b in batches], device=device)  # (R,)
+                sl = slice(j * bs, (j + 1) * bs)
+                loss, grads = batched_squared_error_and_grads(X_epoch[:, sl], y_epoch[:, sl], row_w[:, sl], *params)
+                g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1) + wd * flat  # (R, P)
+                t += step_on.double()
+                c1, c2 = adam_step_constants(lr, t.clamp_min(1), b1, b2)
+                c1, c2 = c1.float()[:, None], c2.float()[:, None]
+                m_new = exp_avg.lerp(g, 1 - b1)
+                v_new = (exp_avg_sq * b2).addcmul_(g, g, value=1 - b2)
+                x_new = flat - c1 * m_new / (v_new.sqrt() * c2 + eps)
+                keep = step_on[:, None]
+                exp_avg.copy_(torch.where(keep, m_new, exp_avg))
+                exp_avg_sq.copy_(torch.where(keep, v_new, exp_avg_sq))
+                flat.copy_(torch.where(keep, x_new, flat))
+                sse += loss
+            val_sse = torch.zeros(R, dtype=torch.float64, device=device)
+            for i in range(0, Xv.shape[1], config.eval_batch_size):
+                Xc = Xv[:, i : i + config.eval_batch_size]
+                wc = wv[:, i : i + config.eval_batch_size]
+                yc = yv[:, i : i + config.eval_batch_size]
+                res = batched_squared_error_and_grads(Xc, yc, wc, *params)[0]  # (R,) (gradients unused)
+                val_sse += res.double()
+            val_mse = val_sse / torch.tensor(n_val, dtype=torch.float64, device=device)
+            improved_dev = on & (
+                val_mse < torch.tensor([s.best for s in schedules], dtype=torch.float64, device=device)
+            )
+            best_flat.copy_(torch.where(improved_dev[:, None], flat, best_flat))
+            host_sse, host_val = sse.double().tolist(), val_mse.tolist()  # the epoch's host sync
+            now = time.perf_counter() - start
+            per_net = []
+            for r in range(R):
+                if not running[r]:
+                    per_net.append(None)
+                    continue
+                s = schedules[r]
+                lr_used = s.lr
+                improved = s.step(host_val[r])
+                if improved:
+                    results[r].best_epoch, results[r].best_val_mse = epoch, host_val[r]
+                done = max(s.fraction, (epoch + 1) / config.max_epochs if config.max_epochs else 0.0)
+                running[r] = not s.finished and (config.max_epochs is None or epoch + 1 < config.max_epochs)
+                stats = EpochStats(
+                    epoch,
+                    host_sse[r] / n[r],
+                    host_val[r],
+                    lr_used,
+                    now,
+                    improved,
+                    1.0 if not running[r] else min(done, 0.999),
+                )
+                results[r].history.append(stats)
+                per_net.append(stats)
+            epoch += 1
+            if progress is not None:
+                fractions = [res.history[-1].fraction if res.history else 0.0 for res in results]
+                progress(ManyEpochStats(epoch - 1, tuple(per_net), sum(running), now, sum(fractions) / R))
+        seconds = time.perf_counter() - start
+        for r, (model, result) in enumerate(zip(models, results)):
+            offset = 0  # the best epoch's parameters
+            for p in (model.bias, model.weights, model.centroids, model.log_gamma):
+                p.copy_(best_flat[r, offset : offset + p.numel()].view_as(p))
+                offset += p.numel()
+            model.eval()
+            result.seconds = seconds
+            _record(
+                model,
+                TrainConfig(**{**asdict(config), "seed": seeds[r]}),
+                device,
+                result,
+                n[r],
+                n_val[r],
+                prepared[r][5],
+            )
+            model.metadata["train"]["networks_together"] = R
+    return results
 
 
 def train_dataset(
