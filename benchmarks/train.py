@@ -184,7 +184,7 @@ def cmd_many(args):
         t = time.perf_counter()
         singles = [train(*s, args.k[0], TrainConfig(**{**cfg.__dict__, "seed": r})) for r, s in enumerate(splits)]
         t_single = time.perf_counter() - t
-        diff = max(float((a.model.centroids - b.model.centroids).abs().max()) for a, b in zip(many, singles))
+        diff = max(float((a.model.centroids - b.model.centroids).abs().max().detach()) for a, b in zip(many, singles))
         print(f"{R:>4} {t_many:>13.2f} {t_single:>12.2f} {t_single / t_many:>8.1f}x {diff:>9.1e}", flush=True)
 
 

@@ -89,19 +89,24 @@ def batched_squared_error_and_grads(X, y, w, bias, weights, centroids, log_gamma
     Shapes: X (R, B, D), y and w (R, B), bias and log_gamma (R,), weights (R, K), centroids
     (R, K, D); returns the R summed squared errors and the gradients in the parameters' shapes.
     """
+    weights, centroids = weights.contiguous(), centroids.contiguous()  # batched products want dense operands
     gamma = log_gamma.exp()  # (R,)
     g3 = gamma[:, None, None]
     sq_x = (X * X).sum(2, keepdim=True)  # (R, B, 1)
     sq_c = (centroids * centroids).sum(2)  # (R, K)
-    neg = torch.baddbmm((-g3) * sq_x + (-g3) * sq_c[:, None, :], X, (2 * g3 * centroids).transpose(1, 2))  # (R, B, K)
-    kernel = neg.clamp_(max=0.0).exp_()
+    # −γ‖x − θ‖² = [x, |x|², 1] · [2γθ, −γ, −γ|θ|²]: the whole exponent in one batched product
+    X_aug = torch.cat([X, sq_x, torch.ones_like(sq_x)], 2)  # (R, B, D + 2)
+    C_aug = torch.cat(
+        [centroids * (2 * g3), (-g3).expand(-1, centroids.shape[1], 1), (-gamma[:, None] * sq_c)[:, :, None]], 2
+    )
+    kernel = torch.bmm(X_aug, C_aug.transpose(1, 2)).clamp_(max=0.0).exp_()  # (R, B, K)
     residual = (torch.bmm(kernel, weights[:, :, None]).squeeze(2) + (bias[:, None] - y)) * w  # (R, B)
     grad_out = 2.0 * residual
     grad_weights = torch.bmm(grad_out[:, None, :], kernel).squeeze(1)  # (R, K)
     G = kernel.mul_(weights[:, None, :]).mul_(grad_out[:, :, None])  # (R, B, K), in place
     col = G.sum(1)  # (R, K)
     row = G.sum(2, keepdim=True)  # (R, B, 1)
-    GX = torch.bmm(G.transpose(1, 2), X)  # (R, K, D)
+    GX = torch.bmm(X.transpose(1, 2), G).transpose(1, 2)  # (R, K, D); this order is ~2x faster on the CPU
     grad_centroids = 2.0 * g3 * (GX - col[:, :, None] * centroids)
     g_dist = (sq_x * row).sum((1, 2)) + (sq_c * col).sum(1) - 2.0 * (centroids * GX).sum((1, 2))  # (R,)
     grads = (grad_out.sum(1), grad_weights, grad_centroids, -gamma * g_dist)

@@ -495,6 +495,29 @@ def _pad_stack(tensors, length: int, tail_shape=()) -> tuple[torch.Tensor, torch
     return out, mask
 
 
+def _batched_adam_step(flat, exp_avg, exp_avg_sq, grads, t, lr, on, all_on: bool, wd: float) -> None:
+    """FlatAdam's update for the rows of (R, P) buffers where ``on`` (R,) is set, each with its
+    own step count ``t`` and rate ``lr``; the other rows are left exactly as they are."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    R = flat.shape[0]
+    g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1).add_(flat, alpha=wd)  # (R, P)
+    t += on.double()
+    c1, c2 = adam_step_constants(lr, t.clamp_min(1), b1, b2)
+    c1, c2 = c1.float()[:, None], c2.float()[:, None]  # (R, 1)
+    if all_on:  # every row steps: in place, as FlatAdam
+        exp_avg.lerp_(g, 1 - b1)
+        exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+        flat.sub_(c1 * exp_avg / (exp_avg_sq.sqrt() * c2 + eps))
+        return
+    keep = on[:, None]
+    m_new = exp_avg.lerp(g, 1 - b1)
+    v_new = (exp_avg_sq * b2).addcmul_(g, g, value=1 - b2)
+    x_new = flat - c1 * m_new / (v_new.sqrt() * c2 + eps)
+    exp_avg.copy_(torch.where(keep, m_new, exp_avg))
+    exp_avg_sq.copy_(torch.where(keep, v_new, exp_avg_sq))
+    flat.copy_(torch.where(keep, x_new, flat))
+
+
 def train_many(
     datasets, num_centroids: int, config: TrainConfig | None = None, *, seeds=None, progress=None, cancel=None
 ) -> list[TrainResult]:
@@ -569,7 +592,7 @@ def train_many(
     params = (flat[:, 0], flat[:, 1 : 1 + K], flat[:, 1 + K : 1 + K + K * D].view(R, K, D), flat[:, -1])
     exp_avg, exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
     best_flat = flat.clone()
-    b1, b2, eps, wd = 0.9, 0.999, 1e-8, config.weight_decay
+    wd = config.weight_decay
     t = torch.zeros(R, dtype=torch.float64, device=device)  # Adam steps per network
     lr = torch.zeros(R, dtype=torch.float64, device=device)
     schedules = [config.schedule() for _ in range(R)]
@@ -590,22 +613,13 @@ def train_many(
                     y_epoch[r, : n[r]] = yt[r, perm]
             lr.copy_(torch.tensor([s.lr for s in schedules], dtype=torch.float64))
             sse = torch.zeros(R, device=device)
+            steps_on = [[running[r] and j < batches[r] for r in range(R)] for j in range(B)]
+            masks = torch.tensor(steps_on, device=device)  # (B, R): who takes step j
             for j in range(B):
-                step_on = on & torch.tensor([j < b for b in batches], device=device)  # (R,)
                 sl = slice(j * bs, (j + 1) * bs)
                 loss, grads = batched_squared_error_and_grads(X_epoch[:, sl], y_epoch[:, sl], row_w[:, sl], *params)
-                g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1) + wd * flat  # (R, P)
-                t += step_on.double()
-                c1, c2 = adam_step_constants(lr, t.clamp_min(1), b1, b2)
-                c1, c2 = c1.float()[:, None], c2.float()[:, None]
-                m_new = exp_avg.lerp(g, 1 - b1)
-                v_new = (exp_avg_sq * b2).addcmul_(g, g, value=1 - b2)
-                x_new = flat - c1 * m_new / (v_new.sqrt() * c2 + eps)
-                keep = step_on[:, None]
-                exp_avg.copy_(torch.where(keep, m_new, exp_avg))
-                exp_avg_sq.copy_(torch.where(keep, v_new, exp_avg_sq))
-                flat.copy_(torch.where(keep, x_new, flat))
                 sse += loss
+                _batched_adam_step(flat, exp_avg, exp_avg_sq, grads, t, lr, masks[j], all(steps_on[j]), wd)
             val_sse = torch.zeros(R, dtype=torch.float64, device=device)
             for i in range(0, Xv.shape[1], config.eval_batch_size):
                 Xc = Xv[:, i : i + config.eval_batch_size]
