@@ -208,7 +208,7 @@ class RBFN(nn.Module):
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
 
         def uniform(shape, low, high):
-            u = torch.rand(shape, generator=gen, dtype=torch.float64)
+            u = torch.rand(shape, generator=gen, dtype=torch.float64, device="cpu")  # device-independent draws
             return (low + (high - low) * u).to(self.bias)
 
         self.bias.copy_(uniform((), -INIT_RANGE, INIT_RANGE))
@@ -234,7 +234,7 @@ class RBFN(nn.Module):
         if not 1 <= num_centroids <= source.num_centroids:
             raise ValueError(f"`num_centroids` must be an int in [1, {source.num_centroids}]; got {num_centroids!r}")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        idx = torch.randperm(source.num_centroids, generator=gen)[:num_centroids]
+        idx = torch.randperm(source.num_centroids, generator=gen, device="cpu")[:num_centroids]
         net = cls(source.num_inputs, num_centroids, dtype=source.bias.dtype, device=source.bias.device)
         net.bias.copy_(source.bias)
         net.log_gamma.copy_(source.log_gamma)

@@ -11,7 +11,7 @@ restart dimension R and the loss is a vector of R independent objectives.
 
 Examples
 --------
->>> from rbfviz.core.model import RBFN, resolve_device
+>>> from rbfviz.core.model import RBFN
 >>> from rbfviz.core.expectations import Bernoulli
 >>> big = RBFN(4, 32, seed=0)
 >>> result = prune(big, 3, Bernoulli(0.5), restarts=2, config=PruneConfig(max_iterations=50))
@@ -277,11 +277,11 @@ def pruning_loss(large: RBFN, small: RBFN, distribution: Distribution) -> torch.
 # --------------------------------------------------------------------------- optimisers
 def _initial_params(large: RBFN, num_centroids: int, restarts: int, seed: int, device):
     """Each restart: ``num_centroids`` centroids of ``large`` sampled without replacement."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)  # the same draws on every device
     a, b, Z, k = (t.detach() for t in _network_params(large, device))
-    idx = torch.stack([torch.randperm(large.num_centroids, generator=gen)[:num_centroids] for _ in range(restarts)]).to(
-        device
-    )  # (R, M)
+    idx = torch.stack(
+        [torch.randperm(large.num_centroids, generator=gen, device="cpu")[:num_centroids] for _ in range(restarts)]
+    ).to(device)  # (R, M)
     alpha = a.expand(restarts).clone()
     beta = b[idx].clone()  # (R, M)
     theta = Z[idx].clone()  # (R, M, D)

@@ -381,7 +381,7 @@ def train(
     device = resolve_device(config.device)
     Xt, yt, Xv, yv, mean, scale = _prepare(X_train, y_train, X_val, y_val, config, device)
     torch.manual_seed(config.seed)
-    model = RBFN(Xt.shape[1], num_centroids, seed=config.seed).to(device)
+    model = RBFN(Xt.shape[1], num_centroids, seed=config.seed, device=device)
     model.metadata.update(target_mean=mean, target_scale=scale)
     params = [model.bias, model.weights, model.centroids, model.log_gamma]
     result = TrainResult(model=model, device=str(device))
@@ -566,7 +566,7 @@ def train_many(
             raise ValueError(f"datasets[{r}] has {p[0].shape[1]} input columns but datasets[0] has {D}")
     models = []
     for (_, _, _, _, mean, scale), seed in zip(prepared, seeds):
-        model = RBFN(D, num_centroids, seed=seed).to(device)
+        model = RBFN(D, num_centroids, seed=seed, device=device)
         model.metadata.update(target_mean=mean, target_scale=scale)
         models.append(model)
     results = [TrainResult(model=m, device=str(device)) for m in models]

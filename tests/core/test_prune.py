@@ -331,3 +331,44 @@ def test_fused_objective_equals_plain_autograd(q, chunk_bytes, monkeypatch):
     torch.testing.assert_close(l1, l0, rtol=1e-12, atol=1e-13)
     for a, b in zip(g1, g0):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- line searches, devices, progress
+def test_batched_line_search_prunes_as_well_as_backtracking():
+    """The device-friendly L-BFGS (all trial steps in one evaluation, convergence tested every
+    10 iterations) lowers the loss below the initial subsets' and to within a few percent of the
+    backtracking search's; the reported loss is the model's true (brute-force) loss."""
+    large = RBFN(6, 32, seed=6, dtype=F64)
+    dist = Bernoulli(0.5)
+    losses = {}
+    for search in ("backtracking", "batched"):
+        cfg = PruneConfig(max_iterations=60, line_search=search, check_every=10)
+        result = prune(large, 4, dist, 3, seed=2, config=cfg)
+        losses[search] = result.loss
+        assert result.loss == pytest.approx(_brute_loss(large, result.model, 0.5), rel=1e-9)
+    init = prune_mod._initial_params(large, 4, 3, 2, torch.device("cpu"))
+    with torch.no_grad():
+        start = float(prune_mod.PruningObjective(large, dist)(*init).min())
+    assert losses["batched"] < 0.5 * start
+    assert losses["batched"] <= 1.1 * losses["backtracking"]
+
+
+def test_prune_progress_describes_itself_and_settings_are_checked():
+    seen = []
+    prune(RBFN(3, 8, seed=0), 2, Bernoulli(0.5), 2, config=PruneConfig(max_iterations=12), progress=seen.append)
+    assert seen and 0 < seen[-1].fraction <= 1 and seen[0].describe().startswith("iteration 0: best loss")
+    with pytest.raises(ValueError, match="line_search"):
+        PruneConfig(line_search="wolfe")
+    with pytest.raises(ValueError, match="check_every"):
+        PruneConfig(check_every=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_prune_on_cuda(optimizer):
+    large = RBFN(6, 32, seed=6, dtype=F64)
+    cfg = dict(optimizer=optimizer, max_iterations=40 if optimizer == "lbfgs" else 100, learning_rate=1e-2)
+    on_gpu = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(device="cuda", **cfg))
+    on_cpu = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(device="cpu", **cfg))
+    assert on_gpu.loss == pytest.approx(_brute_loss(large, on_gpu.model, 0.5), rel=1e-9)
+    assert on_gpu.loss <= 1.2 * on_cpu.loss
