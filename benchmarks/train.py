@@ -188,15 +188,45 @@ def cmd_many(args):
         print(f"{R:>4} {t_many:>13.2f} {t_single:>12.2f} {t_single / t_many:>8.1f}x {diff:>9.1e}", flush=True)
 
 
+def generated_data(path: str | None, n: int, device: str):
+    """n + 10k rows of generated {100} barriers (and a test set), read from ``path`` when it
+    exists, else generated (on ``device``) and written there."""
+    import os
+
+    from rbfviz.data.barriers import GeneratorConfig, generate_dataset
+    from rbfviz.data.datasets import load_barriers, write_26d
+
+    if path and os.path.exists(path):
+        ds = load_barriers(path)
+    else:
+        t = time.perf_counter()
+        ds = generate_dataset("100", n + 20_000, seed=0, config=GeneratorConfig(device=device), cache_dir=False)
+        print(f"generated {len(ds)} rows of (100) barriers in {time.perf_counter() - t:.1f} s on {device}")
+        if path:
+            write_26d(ds, path)
+    train_set, val_set, test_set = ds.split(n, 10_000, seed=0)
+    return train_set.X, train_set.y, val_set.X, val_set.y, test_set
+
+
 def cmd_schedule(args):
-    X, y, Xv, yv = data(args.n)
+    test_set = None
+    if args.data or args.generate:
+        dev = "cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
+        X, y, Xv, yv, test_set = generated_data(args.data, args.n, dev)
+    else:
+        X, y, Xv, yv = data(args.n)
     for k in args.k:
         t = time.perf_counter()
         result = train(X, y, Xv, yv, k, TrainConfig(device=args.device))
         seconds = time.perf_counter() - t
+        rmse = ""
+        if test_set is not None and len(test_set):
+            pred = result.model.predict(test_set.X)
+            rmse = f", test RMSE {float(np.sqrt(np.mean((pred - test_set.y) ** 2))):.4f} eV"
         print(
-            f"K = {k}: {len(result.history)} epochs in {seconds:.1f} s ({seconds / len(result.history):.3f} s/epoch), "
-            f"best val MSE {result.best_val_mse:.4g}, compiled {result.compiled}, graph {result.graph}",
+            f"K = {k}: {len(result.history)} epochs in {seconds:.1f} s "
+            f"({seconds / len(result.history):.3f} s/epoch), best val MSE {result.best_val_mse:.4g}{rmse}, "
+            f"compiled {result.compiled}, graph {result.graph}",
             flush=True,
         )
 
@@ -211,6 +241,8 @@ def main(argv=None):
     ap.add_argument("--r", type=int, nargs="+", default=[1, 10, 30])
     ap.add_argument("--modes", nargs="+", default=["reference", "default", "eager"])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--data", help="schedule: a .26d barrier file (written there after generating, if absent)")
+    ap.add_argument("--generate", action="store_true", help="schedule: generated (100) barriers, not synthetic")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args(argv)
     if args.threads:

@@ -35,6 +35,7 @@ from rbfviz.core.store import content_hash
 
 _CHUNK_BYTES = 32 * 2**20  # per (chunk, K, D) float64 block of the constant term
 _CROSS_CHUNK_BYTES = 4 * 2**20  # per (R, M, chunk, D) float64 block of the fused cross term
+_CROSS_CHUNK_BYTES_DEVICE = 512 * 2**20  # the same on a GPU: few, large blocks (launches cost, not cache)
 
 
 # --------------------------------------------------------------------------- settings
@@ -160,7 +161,8 @@ class _BernoulliCross(torch.autograd.Function):
         want = any(ctx.needs_input_grad[:3])
         if any(ctx.needs_input_grad[3:]):
             raise RuntimeError("_BernoulliCross: the large network's terms must be constants")
-        chunk = max(1, min(K, _CROSS_CHUNK_BYTES // (8 * R * M * D)))
+        budget = _CROSS_CHUNK_BYTES if d_v.device.type == "cpu" else _CROSS_CHUNK_BYTES_DEVICE
+        chunk = max(1, min(K, budget // (8 * R * M * D)))
         out = d_v.new_zeros(R)
         g_dv = d_v.new_zeros(R * M, 1, D) if want else None
         g_beta = d_v.new_zeros(R, M) if want else None

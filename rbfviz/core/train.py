@@ -308,13 +308,15 @@ class GraphReadyEpoch:
         torch.div(self.val_sse, len(self.Xv), out=self.val_mse)
         improved = self.val_mse < self.best_val  # the host schedule's test (threshold 0)
         self.best_flat.copy_(torch.where(improved, opt.flat, self.best_flat))
-        self.best_val.copy_(torch.minimum(self.val_mse, self.best_val))  # NaN never "improves"
+        self.best_val.copy_(torch.where(improved, self.val_mse, self.best_val))  # NaN never "improves"
         return True
 
     def capture(self) -> None:
         """Capture :meth:`_body` as a CUDA graph (after a warm-up on a side stream; the warm-up's
         changes are undone)."""
         saved = [t.clone() for t in (*self.opt.state(), self.t, self.best_flat, self.best_val)]
+        self.X_epoch.copy_(self.Xt)  # real data for the warm-up (the buffers are still empty)
+        self.y_epoch.copy_(self.yt)
         stream = torch.cuda.Stream(self.device)
         stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(stream), torch.no_grad():
