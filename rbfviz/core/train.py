@@ -29,8 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -38,14 +36,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from rbfviz.core.model import (
-    RBFN,
-    batch_squared_error_and_grads,
-    batched_squared_error_and_grads,
-    rbf_forward,
-    resolve_device,
-)
-from rbfviz.core.optim import FlatAdam, PlateauSchedule, adam_step_constants
+from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, tf32_matmul
+from rbfviz.core.model import RBFN, batch_squared_error_and_grads, resolve_device
+from rbfviz.core.optim import FlatAdam, PlateauSchedule
 from rbfviz.core.progress import cancel_requested
 
 __all__ = [
@@ -64,7 +57,6 @@ __all__ = [
 # torch.compile costs ~10-30 s once on a 2-core CPU and saves ~40 % of a step at K ≥ 1024; "auto"
 # compiles when the run is expected to see at least this many (row × epoch) passes.
 AUTO_COMPILE_ROW_EPOCHS = 2_000_000
-_CANCEL_EVERY = 256  # eager epochs test cancel every this many minibatches (free on the host)
 
 
 # --------------------------------------------------------------------------- settings
@@ -215,7 +207,7 @@ def _prepare(X_train, y_train, X_val, y_val, config: TrainConfig, device, suffix
     return Xt, ((yt64 - mean) / scale).float(), Xv, ((yv64 - mean) / scale).float(), mean, scale
 
 
-def _compiled_step(X, y, params, explicit: bool):
+def compiled_step(X, y, params, explicit: bool):
     """``batch_squared_error_and_grads`` compiled for one batch shape, or the eager function if
     compiling fails here (no compiler, unsupported platform): the run goes on either way."""
     try:
@@ -227,125 +219,6 @@ def _compiled_step(X, y, params, explicit: bool):
         if explicit:
             warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly", stacklevel=3)
         return batch_squared_error_and_grads, False
-
-
-@contextlib.contextmanager
-def _tf32(enabled: bool, device: torch.device):
-    """TF32 matrix products on CUDA while training, as ``TrainConfig.tf32`` says; restored after."""
-    if device.type != "cuda":
-        yield
-        return
-    before = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = before
-
-
-# --------------------------------------------------------------------------- the epoch
-class GraphReadyEpoch:
-    """One epoch of minibatch Adam plus validation and the keep-best copy, with no host
-    synchronisation inside: what a CUDA graph can capture.
-
-    All state lives in tensors allocated once: the shuffled data (static buffers that each
-    minibatch slices), Adam's per-step constants (computed on the device from the step count and
-    the rate), the summed training error, the validation error and the best parameters so far.
-    :meth:`run` does one epoch: the shuffle (an on-device permutation and gather) and then either
-    the captured graph's replay or the same operations eagerly.  :meth:`read` is the one host
-    synchronisation of an epoch: (summed training error, validation MSE).
-    """
-
-    def __init__(self, params, optimizer: FlatAdam, Xt, yt, Xv, yv, config: TrainConfig, step, device):
-        self.params, self.opt, self.step, self.device = params, optimizer, step, device
-        self.Xt, self.yt, self.Xv, self.yv = Xt, yt, Xv, yv
-        self.bs, self.eval_bs = config.batch_size, config.eval_batch_size
-        n = len(Xt)
-        self.n_full, self.rem = divmod(n, self.bs)
-        self.num_batches = self.n_full + (self.rem > 0)
-        f64 = dict(dtype=torch.float64, device=device)
-        self.X_epoch, self.y_epoch = torch.empty_like(Xt), torch.empty_like(yt)  # (N, D), (N,)
-        self.perm = torch.empty(n, dtype=torch.int64, device=device)
-        self.shuffle_gen = torch.Generator(device=device).manual_seed(config.seed)
-        self.steps_ahead = torch.arange(1, self.num_batches + 1, **f64)  # (B,)
-        self.t = torch.zeros((), **f64)  # Adam steps taken before this epoch
-        self.lr = torch.full((), config.learning_rate, **f64)
-        self.c1 = torch.empty(self.num_batches, dtype=optimizer.flat.dtype, device=device)  # (B,)
-        self.c2 = torch.empty_like(self.c1)
-        self.sse = torch.zeros((), dtype=torch.float32, device=device)
-        self.val_sse = torch.zeros((), **f64)
-        self.val_mse = torch.zeros((), **f64)
-        self.best_val = torch.full((), math.inf, **f64)
-        self.best_flat = optimizer.flat.clone()  # (P,)
-        self.graph = None
-
-    def _body(self, cancel=None, limit: int | None = None) -> bool:
-        """The epoch's device work on the data already in the static buffers; False if cancelled."""
-        opt, bs = self.opt, self.bs
-        c1, c2 = adam_step_constants(self.lr, self.t + self.steps_ahead, *opt.betas)
-        self.c1.copy_(c1)
-        self.c2.copy_(c2)
-        self.sse.zero_()
-        n_full = self.n_full if limit is None else min(limit, self.n_full)
-        for j in range(self.num_batches if limit is None else n_full + (self.rem > 0)):
-            if cancel is not None and j % _CANCEL_EVERY == _CANCEL_EVERY - 1 and cancel_requested(cancel):
-                return False
-            full = j < n_full
-            lo = j * bs if full else self.n_full * bs
-            Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
-            # summed squared error, as the paper's code; gradients analytically (eq. 2)
-            loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
-            opt._lr_over_bc1.copy_(self.c1[j])  # fixed 0-d inputs: a compiled update is not re-specialised
-            opt._inv_sqrt_bc2.copy_(self.c2[j])
-            opt.update(torch.cat([g.reshape(-1) for g in grads]), opt._lr_over_bc1, opt._inv_sqrt_bc2)
-            self.sse += loss
-        self.t += self.num_batches
-        # validation (float64 accumulation of float32 chunk sums) and the keep-best copy
-        self.val_sse.zero_()
-        for i in range(0, len(self.Xv), self.eval_bs):
-            r = rbf_forward(self.Xv[i : i + self.eval_bs], *self.params) - self.yv[i : i + self.eval_bs]
-            self.val_sse += r.dot(r).double()
-        torch.div(self.val_sse, len(self.Xv), out=self.val_mse)
-        improved = self.val_mse < self.best_val  # the host schedule's test (threshold 0)
-        self.best_flat.copy_(torch.where(improved, opt.flat, self.best_flat))
-        self.best_val.copy_(torch.where(improved, self.val_mse, self.best_val))  # NaN never "improves"
-        return True
-
-    def capture(self) -> None:
-        """Capture :meth:`_body` as a CUDA graph (after a warm-up on a side stream; the warm-up's
-        changes are undone)."""
-        saved = [t.clone() for t in (*self.opt.state(), self.t, self.best_flat, self.best_val)]
-        self.X_epoch.copy_(self.Xt)  # real data for the warm-up (the buffers are still empty)
-        self.y_epoch.copy_(self.yt)
-        stream = torch.cuda.Stream(self.device)
-        stream.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(stream), torch.no_grad():
-            for _ in range(2):
-                self._body(limit=3)
-        torch.cuda.current_stream(self.device).wait_stream(stream)
-        for t, s in zip((*self.opt.state(), self.t, self.best_flat, self.best_val), saved):
-            t.copy_(s)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.no_grad():
-            self._body()
-        self.graph = graph
-
-    @torch.no_grad()
-    def run(self, lr: float, cancel=None) -> bool:
-        """One epoch at rate ``lr``; False if cancelled before its end (eager runs only)."""
-        torch.randperm(len(self.Xt), generator=self.shuffle_gen, device=self.device, out=self.perm)
-        torch.index_select(self.Xt, 0, self.perm, out=self.X_epoch)  # one gather; minibatches are slices
-        torch.index_select(self.yt, 0, self.perm, out=self.y_epoch)
-        self.lr.fill_(lr)
-        if self.graph is not None:
-            self.graph.replay()
-            return True
-        return self._body(cancel)
-
-    def read(self) -> tuple[float, float]:
-        """(summed training squared error, validation MSE) of the last epoch: one host sync."""
-        sse, val = torch.stack([self.sse.double(), self.val_mse]).tolist()
-        return sse, val
 
 
 def _use_graph(config: TrainConfig, device: torch.device) -> bool:
@@ -389,15 +262,17 @@ def train(
     result = TrainResult(model=model, device=str(device))
     n, bs = len(Xt), config.batch_size
     start = time.perf_counter()
-    with _tf32(config.tf32, device):
+    with tf32_matmul(config.tf32, device):
         want_compile = config.should_compile(n) and n >= bs
         step, result.compiled = (
-            _compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
+            compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
             if want_compile
             else (batch_squared_error_and_grads, False)
         )
         optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled)
-        epoch_loop = GraphReadyEpoch(params, optimizer, Xt, yt, Xv, yv, config, step, device)
+        epoch_loop = GraphReadyEpoch(
+            params, optimizer, Xt, yt, Xv, yv, step, device, config.batch_size, config.eval_batch_size, config.seed
+        )
         schedule = config.schedule()
         epoch = 0
         while not schedule.finished and (config.max_epochs is None or epoch < config.max_epochs):
@@ -486,40 +361,6 @@ class ManyEpochStats:
         return f"epoch {self.epoch}: {self.active}/{len(self.stats)} networks training{best} ({self.elapsed:.1f} s)"
 
 
-def _pad_stack(tensors, length: int, tail_shape=()) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R, length, ...) zero-padded stack and the (R, length) mask of real rows."""
-    first = tensors[0]
-    out = first.new_zeros(len(tensors), length, *first.shape[1:])
-    mask = first.new_zeros(len(tensors), length)
-    for r, t in enumerate(tensors):
-        out[r, : len(t)] = t
-        mask[r, : len(t)] = 1
-    return out, mask
-
-
-def _batched_adam_step(flat, exp_avg, exp_avg_sq, grads, t, lr, on, all_on: bool, wd: float) -> None:
-    """FlatAdam's update for the rows of (R, P) buffers where ``on`` (R,) is set, each with its
-    own step count ``t`` and rate ``lr``; the other rows are left exactly as they are."""
-    b1, b2, eps = 0.9, 0.999, 1e-8
-    R = flat.shape[0]
-    g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1).add_(flat, alpha=wd)  # (R, P)
-    t += on.double()
-    c1, c2 = adam_step_constants(lr, t.clamp_min(1), b1, b2)
-    c1, c2 = c1.float()[:, None], c2.float()[:, None]  # (R, 1)
-    if all_on:  # every row steps: in place, as FlatAdam
-        exp_avg.lerp_(g, 1 - b1)
-        exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
-        flat.sub_(c1 * exp_avg / (exp_avg_sq.sqrt() * c2 + eps))
-        return
-    keep = on[:, None]
-    m_new = exp_avg.lerp(g, 1 - b1)
-    v_new = (exp_avg_sq * b2).addcmul_(g, g, value=1 - b2)
-    x_new = flat - c1 * m_new / (v_new.sqrt() * c2 + eps)
-    exp_avg.copy_(torch.where(keep, m_new, exp_avg))
-    exp_avg_sq.copy_(torch.where(keep, v_new, exp_avg_sq))
-    flat.copy_(torch.where(keep, x_new, flat))
-
-
 def train_many(
     datasets, num_centroids: int, config: TrainConfig | None = None, *, seeds=None, progress=None, cancel=None
 ) -> list[TrainResult]:
@@ -572,31 +413,8 @@ def train_many(
         model.metadata.update(target_mean=mean, target_scale=scale)
         models.append(model)
     results = [TrainResult(model=m, device=str(device)) for m in models]
-    bs, K = config.batch_size, num_centroids
-    n = [len(p[0]) for p in prepared]
-    n_val = [len(p[2]) for p in prepared]
-    batches = [-(-k // bs) for k in n]  # per network, the remainder batch included
-    B = max(batches)
-    Xt, _ = _pad_stack([p[0] for p in prepared], max(n))  # (R, Nmax, D)
-    yt, _ = _pad_stack([p[1] for p in prepared], max(n))  # (R, Nmax)
-    Xv, wv = _pad_stack([p[2] for p in prepared], max(n_val))  # (R, Vmax, D), (R, Vmax)
-    yv, _ = _pad_stack([p[3] for p in prepared], max(n_val))
-    row_w = torch.zeros(R, B * bs, device=device)  # (R, B·bs): 1 on the rows of each network's epoch
-    for r, k in enumerate(n):
-        row_w[r, :k] = 1
-    X_epoch = torch.zeros(R, B * bs, D, device=device)  # static buffers, as in GraphReadyEpoch
-    y_epoch = torch.zeros(R, B * bs, device=device)
-    gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
-    # one flat (R, P) buffer: row r is network r's FlatAdam buffer (bias, weights, centroids, log γ)
-    flat = torch.stack(
-        [torch.cat([p.detach().reshape(-1) for p in (m.bias, m.weights, m.centroids, m.log_gamma)]) for m in models]
-    )
-    params = (flat[:, 0], flat[:, 1 : 1 + K], flat[:, 1 + K : 1 + K + K * D].view(R, K, D), flat[:, -1])
-    exp_avg, exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
-    best_flat = flat.clone()
-    wd = config.weight_decay
-    t = torch.zeros(R, dtype=torch.float64, device=device)  # Adam steps per network
-    lr = torch.zeros(R, dtype=torch.float64, device=device)
+    n, n_val = [len(p[0]) for p in prepared], [len(p[2]) for p in prepared]
+    loop = BatchedEpoch(models, prepared, seeds, config.batch_size, config.eval_batch_size, config.weight_decay, device)
     schedules = [config.schedule() for _ in range(R)]
     running = [True] * R
     start = time.perf_counter()
@@ -607,34 +425,7 @@ def train_many(
                 for r in range(R):
                     results[r].cancelled = running[r]
                 break
-            on = torch.tensor(running, device=device)  # (R,)
-            for r in range(R):  # each network's own shuffle, as train()'s
-                if running[r]:
-                    perm = torch.randperm(n[r], generator=gens[r], device=device)
-                    X_epoch[r, : n[r]] = Xt[r, perm]
-                    y_epoch[r, : n[r]] = yt[r, perm]
-            lr.copy_(torch.tensor([s.lr for s in schedules], dtype=torch.float64))
-            sse = torch.zeros(R, device=device)
-            steps_on = [[running[r] and j < batches[r] for r in range(R)] for j in range(B)]
-            masks = torch.tensor(steps_on, device=device)  # (B, R): who takes step j
-            for j in range(B):
-                sl = slice(j * bs, (j + 1) * bs)
-                loss, grads = batched_squared_error_and_grads(X_epoch[:, sl], y_epoch[:, sl], row_w[:, sl], *params)
-                sse += loss
-                _batched_adam_step(flat, exp_avg, exp_avg_sq, grads, t, lr, masks[j], all(steps_on[j]), wd)
-            val_sse = torch.zeros(R, dtype=torch.float64, device=device)
-            for i in range(0, Xv.shape[1], config.eval_batch_size):
-                Xc = Xv[:, i : i + config.eval_batch_size]
-                wc = wv[:, i : i + config.eval_batch_size]
-                yc = yv[:, i : i + config.eval_batch_size]
-                res = batched_squared_error_and_grads(Xc, yc, wc, *params)[0]  # (R,) (gradients unused)
-                val_sse += res.double()
-            val_mse = val_sse / torch.tensor(n_val, dtype=torch.float64, device=device)
-            improved_dev = on & (
-                val_mse < torch.tensor([s.best for s in schedules], dtype=torch.float64, device=device)
-            )
-            best_flat.copy_(torch.where(improved_dev[:, None], flat, best_flat))
-            host_sse, host_val = sse.double().tolist(), val_mse.tolist()  # the epoch's host sync
+            host_sse, host_val = loop.run(running, [sch.lr for sch in schedules], [sch.best for sch in schedules])
             now = time.perf_counter() - start
             per_net = []
             for r in range(R):
@@ -665,10 +456,7 @@ def train_many(
                 progress(ManyEpochStats(epoch - 1, tuple(per_net), sum(running), now, sum(fractions) / R))
         seconds = time.perf_counter() - start
         for r, (model, result) in enumerate(zip(models, results)):
-            offset = 0  # the best epoch's parameters
-            for p in (model.bias, model.weights, model.centroids, model.log_gamma):
-                p.copy_(best_flat[r, offset : offset + p.numel()].view_as(p))
-                offset += p.numel()
+            loop.load_best(r, model)
             model.eval()
             result.seconds = seconds
             _record(

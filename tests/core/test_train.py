@@ -408,10 +408,11 @@ def test_epoch_stats_report_fraction_and_describe():
     assert seen[0].describe().startswith("epoch 0: train MSE") and "val MSE" in seen[0].describe()
     # without a cap the estimate follows the schedule and reaches 1 when it finishes
     seen.clear()
-    cfg = TrainConfig(device="cpu", patience=0, cooldown=0, learning_rate=1e-2, min_lr=1e-3, max_epochs=None)
+    # one reduction ends the run: at this rate the validation error soon stops improving
+    cfg = TrainConfig(device="cpu", patience=1, cooldown=0, learning_rate=1.0, min_lr=1.0, max_epochs=None)
     train(X[:100], y[:100], X[100:], y[100:], 3, cfg, progress=seen.append)
     fractions = [s.fraction for s in seen]
-    assert fractions[-1] == 1.0 and all(0 <= f < 1 for f in fractions[:-1])
+    assert fractions[-1] == 1.0 and all(0 <= f < 1 for f in fractions[:-1]) and len(fractions) < 100
 
 
 def test_compile_auto_pays_only_for_long_runs():
