@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import rbfviz.core.objective as objective_mod
 import rbfviz.core.prune as prune_mod
 from rbfviz.core.expectations import Bernoulli, Normal, Uniform
 from rbfviz.core.model import RBFN
@@ -169,9 +170,9 @@ def test_constant_terms_chunking_is_exact(monkeypatch):
     direct = float(beta @ E @ beta)
     single = float(beta @ dist.log_expectation1(gamma, theta).exp())
     d0, s0 = constant_terms(dist, 0.0, beta, theta, gamma)
-    monkeypatch.setattr(prune_mod, "_CHUNK_BYTES", 8 * K * D * 7)  # 7 rows a chunk
+    monkeypatch.setattr(objective_mod, "_CHUNK_BYTES", 8 * K * D * 7)  # 7 rows a chunk
     d1, s1 = constant_terms(dist, 0.0, beta, theta, gamma)
-    monkeypatch.setattr(prune_mod, "_CHUNK_BYTES", 1)  # one row a chunk
+    monkeypatch.setattr(objective_mod, "_CHUNK_BYTES", 1)  # one row a chunk
     d2, s2 = constant_terms(dist, 0.0, beta, theta, gamma)
     for d in (d0, d1, d2):
         assert d == pytest.approx(direct, rel=1e-12)
@@ -193,7 +194,7 @@ def test_constant_terms_memory_is_bounded_at_k2048(monkeypatch):
         return inner(k, U, r, V)
 
     monkeypatch.setattr(dist, "log_expectation", spy)
-    monkeypatch.setattr(prune_mod, "_CHUNK_BYTES", 4 * 2**20)  # 4 MiB blocks keep the test quick
+    monkeypatch.setattr(objective_mod, "_CHUNK_BYTES", 4 * 2**20)  # 4 MiB blocks keep the test quick
     d, _ = constant_terms(dist, 0.0, beta, theta, torch.tensor(1.0 / D, dtype=F64))
     assert math.isfinite(d) and d > 0
     pair_blocks = blocks[:-1]  # the last call is the single expectation (V of one row)
@@ -289,11 +290,11 @@ def _cross_inputs(q, R=2, K=7, M=3, D=4, seed=0):
 @pytest.mark.parametrize("product", [False, True], ids=["softplus", "product"])
 @pytest.mark.parametrize("q", [0.5, [0.2, 0.5, 0.9, 0.7]])
 def test_bernoulli_cross_gradcheck(q, product, monkeypatch):
-    monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", 8 * 2 * 3 * 4 * 3)  # chunks of 3 rows
+    monkeypatch.setattr(objective_mod, "_CROSS_CHUNK_BYTES", 8 * 2 * 3 * 4 * 3)  # chunks of 3 rows
     d_v, m_v, beta, d_u, m_u, b = _cross_inputs(q)
     extra = (d_u.exp(), float(d_u.max())) if product else ()
     inputs = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
-    assert torch.autograd.gradcheck(lambda *x: prune_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra), inputs)
+    assert torch.autograd.gradcheck(lambda *x: objective_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra), inputs)
 
 
 @pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
@@ -304,7 +305,7 @@ def test_bernoulli_cross_product_form_equals_softplus_form(q):
     results = []
     for extra in ((), (d_u.exp(), float(d_u.max())), (d_u.exp(), 800.0)):  # last: guard trips
         x = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
-        out = prune_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra)
+        out = objective_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra)
         results.append((out.detach(), torch.autograd.grad(out.sum(), x)))
     for out, grads in results[1:]:
         torch.testing.assert_close(out, results[0][0], rtol=1e-13, atol=1e-14)
@@ -315,7 +316,7 @@ def test_bernoulli_cross_product_form_equals_softplus_form(q):
 @pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
 @pytest.mark.parametrize("chunk_bytes", [8, 2**30])
 def test_fused_objective_equals_plain_autograd(q, chunk_bytes, monkeypatch):
-    monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(objective_mod, "_CROSS_CHUNK_BYTES", chunk_bytes)
     large = RBFN(4, 40, seed=3, dtype=F64)
     objective = prune_mod.PruningObjective(large, Bernoulli(q))
     assert objective.fused
