@@ -28,12 +28,13 @@ def tf32_matmul(enabled: bool, device: torch.device):
     if device.type != "cuda":
         yield
         return
-    before = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = enabled
+    matmul = torch.backends.cuda.matmul
+    before = matmul.allow_tf32
+    matmul.allow_tf32 = enabled
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = before
+        matmul.allow_tf32 = before
 
 
 # --------------------------------------------------------------------------- the epoch
@@ -119,7 +120,8 @@ class GraphReadyEpoch:
         for t, s in zip((*self.opt.state(), self.t, self.best_flat, self.best_val), saved):
             t.copy_(s)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.no_grad():
+        # thread-local: the dashboard trains on a worker thread while others may use the GPU
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), torch.no_grad():
             self._body()
         self.graph = graph
 

@@ -499,3 +499,15 @@ def test_training_makes_its_tensors_on_the_configured_device():
         got = train(X[:100], y[:100], X[100:], y[100:], 3, cfg)
     assert got.model.centroids.device.type == "cpu"
     torch.testing.assert_close(got.model.centroids, want.model.centroids, rtol=0, atol=0)
+
+
+def test_tf32_is_a_setting_restored_after_training():
+    from rbfviz.core.epoch import tf32_matmul
+
+    matmul = torch.backends.cuda.matmul
+    before = matmul.allow_tf32
+    with tf32_matmul(True, torch.device("cuda")):
+        assert matmul.allow_tf32 is True
+    assert matmul.allow_tf32 == before
+    with tf32_matmul(True, torch.device("cpu")):  # nothing to do off CUDA
+        assert matmul.allow_tf32 == before
