@@ -15,7 +15,12 @@ import math
 
 import torch
 
-from rbfviz.core.model import batch_squared_error_and_grads, batched_squared_error_and_grads, rbf_forward
+from rbfviz.core.model import (
+    batch_squared_error_and_grads,
+    batched_rbf_forward,
+    batched_squared_error_and_grads,
+    rbf_forward,
+)
 from rbfviz.core.optim import FlatAdam, adam_step_constants
 from rbfviz.core.progress import cancel_requested
 
@@ -154,15 +159,12 @@ def _pad_stack(tensors, length: int, tail_shape=()) -> tuple[torch.Tensor, torch
     return out, mask
 
 
-def _batched_adam_step(flat, exp_avg, exp_avg_sq, grads, t, lr, on, all_on: bool, wd: float) -> None:
+def _batched_adam_step(flat, exp_avg, exp_avg_sq, grads, c1, c2, on, all_on: bool, wd: float) -> None:
     """FlatAdam's update for the rows of (R, P) buffers where ``on`` (R,) is set, each with its
-    own step count ``t`` and rate ``lr``; the other rows are left exactly as they are."""
+    own step constants ``c1``, ``c2`` (R, 1); the other rows are left exactly as they are."""
     b1, b2, eps = 0.9, 0.999, 1e-8
     R = flat.shape[0]
     g = torch.cat([gr.reshape(R, -1) for gr in grads], dim=1).add_(flat, alpha=wd)  # (R, P)
-    t += on.double()
-    c1, c2 = adam_step_constants(lr, t.clamp_min(1), b1, b2)
-    c1, c2 = c1.float()[:, None], c2.float()[:, None]  # (R, 1)
     if all_on:  # every row steps: in place, as FlatAdam
         exp_avg.lerp_(g, 1 - b1)
         exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -227,6 +229,11 @@ class BatchedEpoch:
         sse = torch.zeros(R, device=dev)
         steps_on = [[running[r] and j < self.batches[r] for r in range(R)] for j in range(max(self.batches))]
         masks = torch.tensor(steps_on, device=dev)  # (B, R): who takes step j
+        # every step's Adam constants at once: network r's step count after step j is t_r + Σ masks
+        counts = self.t + torch.cumsum(masks.double(), 0)  # (B, R)
+        c1, c2 = adam_step_constants(self.lr, counts.clamp_min(1))
+        c1, c2 = c1.float()[:, :, None], c2.float()[:, :, None]  # (B, R, 1)
+        self.t += masks.double().sum(0)
         for j in range(len(steps_on)):
             sl = slice(j * bs, (j + 1) * bs)
             loss, grads = batched_squared_error_and_grads(
@@ -234,14 +241,14 @@ class BatchedEpoch:
             )
             sse += loss
             _batched_adam_step(
-                self.flat, self.exp_avg, self.exp_avg_sq, grads, self.t, self.lr, masks[j], all(steps_on[j]), self.wd
+                self.flat, self.exp_avg, self.exp_avg_sq, grads, c1[j], c2[j], masks[j], all(steps_on[j]), self.wd
             )
         val_sse = torch.zeros(R, dtype=torch.float64, device=dev)
-        for i in range(0, self.Xv.shape[1], self.eval_bs):
-            chunk = slice(i, i + self.eval_bs)
-            val_sse += batched_squared_error_and_grads(
-                self.Xv[:, chunk], self.yv[:, chunk], self.wv[:, chunk], *self.params
-            )[0].double()
+        rows = max(1, self.eval_bs // R)  # an (R, rows, K) kernel per chunk: the memory of one network's
+        for i in range(0, self.Xv.shape[1], rows):
+            chunk = slice(i, i + rows)
+            res = (batched_rbf_forward(self.Xv[:, chunk], *self.params) - self.yv[:, chunk]) * self.wv[:, chunk]
+            val_sse += (res * res).sum(1).double()
         val_mse = val_sse / self.n_val
         on = torch.tensor(running, device=dev)
         improved = on & (val_mse < torch.tensor(best, dtype=torch.float64, device=dev))
