@@ -389,7 +389,7 @@ def _batched_search(evaluate, x, f, g, d, slope, active, steps, c1):
     ok = torch.isfinite(f_t) & (f_t <= f[:, None] + c1 * steps[None, :] * slope[:, None])  # (R, T)
     ok &= active[:, None]
     # the first passing trial (steps are in decreasing order); argmax of a bool picks the first True
-    pick = ok.to(torch.int8).argmax(1)  # (R,)
+    pick = ok.to(f_t.dtype).argmax(1)  # (R,)
     found = ok.any(1)  # (R,)
     rows = torch.arange(R, device=x.device)
     x_new = torch.where(found[:, None], trial[rows, pick], x)
