@@ -202,6 +202,8 @@ class BatchedEpoch:
         self.row_w = torch.zeros(R, B * batch_size, device=device)  # 1 on the rows of each network's epoch
         for r, k in enumerate(self.n):
             self.row_w[r, :k] = 1
+        self.identity = torch.arange(max(self.n), device=device).expand(R, -1)  # (R, Nmax)
+        self.offsets = torch.arange(R, device=device)[:, None] * max(self.n)  # (R, 1)
         self.X_epoch = torch.zeros(R, B * batch_size, D, device=device)  # static buffers
         self.y_epoch = torch.zeros(R, B * batch_size, device=device)
         self.gens = [torch.Generator(device=device).manual_seed(s) for s in seeds]
@@ -220,11 +222,14 @@ class BatchedEpoch:
         parameters where its validation MSE beats ``best``.  Returns the summed training errors
         and validation MSEs (one host synchronisation)."""
         R, bs, dev = self.R, self.bs, self.device
-        for r in range(R):  # each network's own shuffle, as train()'s
+        idx = self.identity.clone()  # (R, Nmax): each network's own shuffle (as train()'s), one gather for all
+        for r in range(R):
             if running[r]:
-                perm = torch.randperm(self.n[r], generator=self.gens[r], device=dev)
-                self.X_epoch[r, : self.n[r]] = self.Xt[r, perm]
-                self.y_epoch[r, : self.n[r]] = self.yt[r, perm]
+                idx[r, : self.n[r]] = torch.randperm(self.n[r], generator=self.gens[r], device=dev)
+        N, D = idx.shape[1], self.Xt.shape[2]
+        rows = (idx + self.offsets).reshape(-1)  # (R·Nmax,) rows of the flattened data
+        self.X_epoch[:, :N] = torch.index_select(self.Xt.view(R * N, D), 0, rows).view(R, N, D)
+        self.y_epoch[:, :N] = torch.index_select(self.yt.view(R * N), 0, rows).view(R, N)
         self.lr.copy_(torch.tensor(lrs, dtype=torch.float64))
         sse = torch.zeros(R, device=dev)
         steps_on = [[running[r] and j < self.batches[r] for r in range(R)] for j in range(max(self.batches))]

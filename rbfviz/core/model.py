@@ -100,7 +100,7 @@ def batched_rbf_forward(X, bias, weights, centroids, log_gamma):
     weights, centroids = weights.contiguous(), centroids.contiguous()
     sq_x, sq_c = (X * X).sum(2, keepdim=True), (centroids * centroids).sum(2)
     kernel = _batched_kernel(X, centroids, log_gamma.exp(), sq_x, sq_c)  # (R, B, K)
-    return torch.bmm(kernel, weights[:, :, None]).squeeze(2) + bias[:, None]
+    return (kernel * weights[:, None, :]).sum(2) + bias[:, None]
 
 
 def batched_squared_error_and_grads(X, y, w, bias, weights, centroids, log_gamma):
@@ -116,7 +116,7 @@ def batched_squared_error_and_grads(X, y, w, bias, weights, centroids, log_gamma
     sq_x = (X * X).sum(2, keepdim=True)  # (R, B, 1)
     sq_c = (centroids * centroids).sum(2)  # (R, K)
     kernel = _batched_kernel(X, centroids, gamma, sq_x, sq_c)  # (R, B, K)
-    kw = torch.bmm(kernel, weights[:, :, None]).squeeze(2)  # (R, B)
+    kw = (kernel * weights[:, None, :]).sum(2)  # (R, B); a product and a sum beat R tiny matrix-vector products
     residual = (kw + (bias[:, None] - y)) * w  # (R, B)
     grad_out = 2.0 * residual
     # G = grad_out ⊗ β ⊙ kernel is never formed (see _parameter_grads)
