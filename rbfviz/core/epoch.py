@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 
 import torch
 
@@ -188,7 +189,7 @@ class BatchedEpoch:
     buffer is network r's :class:`FlatAdam` buffer (bias, weights, centroids, log γ).
     """
 
-    def __init__(self, models, prepared, seeds, batch_size, eval_batch_size, weight_decay, device):
+    def __init__(self, models, prepared, seeds, batch_size, eval_batch_size, weight_decay, device, use_graph=False):
         R, K, D = len(models), models[0].num_centroids, models[0].num_inputs
         self.R, self.bs, self.eval_bs, self.wd, self.device = R, batch_size, eval_batch_size, weight_decay, device
         self.n = [len(p[0]) for p in prepared]
@@ -215,13 +216,66 @@ class BatchedEpoch:
         self.best_flat = f.clone()
         self.t = torch.zeros(R, dtype=torch.float64, device=device)  # Adam steps per network
         self.lr = torch.zeros(R, dtype=torch.float64, device=device)
+        self.best = torch.zeros(R, dtype=torch.float64, device=device)  # the schedules' best validation MSEs
+        self.on = torch.zeros(R, dtype=torch.bool, device=device)  # the networks still training
+        self.masks = torch.zeros(B, R, dtype=torch.bool, device=device)  # who takes step j
+        self.sse = torch.zeros(R, device=device)
+        self.val_sse = torch.zeros(R, dtype=torch.float64, device=device)
+        self.val_mse = torch.zeros(R, dtype=torch.float64, device=device)
+        self.use_graph, self.graphs = use_graph and device.type == "cuda", {}
+
+    def _body(self, steps_on: list[list[bool]]) -> None:
+        """The epoch's device work on the static buffers (no host synchronisation, no tensors
+        from the host): what :meth:`capture` records."""
+        R, bs = self.R, self.bs
+        # every step's Adam constants at once: network r's step count after step j is t_r + Σ masks
+        counts = self.t + torch.cumsum(self.masks.double(), 0)  # (B, R)
+        c1, c2 = adam_step_constants(self.lr, counts.clamp_min(1))
+        c1, c2 = c1.float()[:, :, None], c2.float()[:, :, None]  # (B, R, 1)
+        self.t += self.masks.double().sum(0)
+        self.sse.zero_()
+        for j in range(len(steps_on)):
+            sl = slice(j * bs, (j + 1) * bs)
+            loss, grads = batched_squared_error_and_grads(
+                self.X_epoch[:, sl], self.y_epoch[:, sl], self.row_w[:, sl], *self.params
+            )
+            self.sse += loss
+            _batched_adam_step(
+                self.flat, self.exp_avg, self.exp_avg_sq, grads, c1[j], c2[j], self.masks[j], all(steps_on[j]), self.wd
+            )
+        self.val_sse.zero_()
+        rows = max(1, self.eval_bs // R)  # an (R, rows, K) kernel per chunk: the memory of one network's
+        for i in range(0, self.Xv.shape[1], rows):
+            chunk = slice(i, i + rows)
+            res = (batched_rbf_forward(self.Xv[:, chunk], *self.params) - self.yv[:, chunk]) * self.wv[:, chunk]
+            self.val_sse += (res * res).sum(1).double()
+        torch.div(self.val_sse, self.n_val, out=self.val_mse)
+        improved = self.on & (self.val_mse < self.best)  # (R,)
+        self.best_flat.copy_(torch.where(improved[:, None], self.flat, self.best_flat))
+
+    def capture(self, steps_on: list[list[bool]]) -> torch.cuda.CUDAGraph:
+        """:meth:`_body` captured as a CUDA graph for one set of running networks (the host
+        decisions of the step loop depend on it), after a warm-up whose changes are undone."""
+        state = (self.flat, self.exp_avg, self.exp_avg_sq, self.t, self.best_flat)
+        saved = [t.clone() for t in state]
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream), torch.no_grad():
+            self._body(steps_on)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        for t, v in zip(state, saved):
+            t.copy_(v)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), torch.no_grad():
+            self._body(steps_on)
+        return graph
 
     @torch.no_grad()
     def run(self, running: list[bool], lrs: list[float], best: list[float]) -> tuple[list[float], list[float]]:
         """One epoch of the networks with ``running`` set, at rates ``lrs``; keeps a network's
         parameters where its validation MSE beats ``best``.  Returns the summed training errors
         and validation MSEs (one host synchronisation)."""
-        R, bs, dev = self.R, self.bs, self.device
+        R, dev = self.R, self.device
         idx = self.identity.clone()  # (R, Nmax): each network's own shuffle (as train()'s), one gather for all
         for r in range(R):
             if running[r]:
@@ -230,35 +284,27 @@ class BatchedEpoch:
         rows = (idx + self.offsets).reshape(-1)  # (R·Nmax,) rows of the flattened data
         self.X_epoch[:, :N] = torch.index_select(self.Xt.view(R * N, D), 0, rows).view(R, N, D)
         self.y_epoch[:, :N] = torch.index_select(self.yt.view(R * N), 0, rows).view(R, N)
-        self.lr.copy_(torch.tensor(lrs, dtype=torch.float64))
-        sse = torch.zeros(R, device=dev)
         steps_on = [[running[r] and j < self.batches[r] for r in range(R)] for j in range(max(self.batches))]
-        masks = torch.tensor(steps_on, device=dev)  # (B, R): who takes step j
-        # every step's Adam constants at once: network r's step count after step j is t_r + Σ masks
-        counts = self.t + torch.cumsum(masks.double(), 0)  # (B, R)
-        c1, c2 = adam_step_constants(self.lr, counts.clamp_min(1))
-        c1, c2 = c1.float()[:, :, None], c2.float()[:, :, None]  # (B, R, 1)
-        self.t += masks.double().sum(0)
-        for j in range(len(steps_on)):
-            sl = slice(j * bs, (j + 1) * bs)
-            loss, grads = batched_squared_error_and_grads(
-                self.X_epoch[:, sl], self.y_epoch[:, sl], self.row_w[:, sl], *self.params
-            )
-            sse += loss
-            _batched_adam_step(
-                self.flat, self.exp_avg, self.exp_avg_sq, grads, c1[j], c2[j], masks[j], all(steps_on[j]), self.wd
-            )
-        val_sse = torch.zeros(R, dtype=torch.float64, device=dev)
-        rows = max(1, self.eval_bs // R)  # an (R, rows, K) kernel per chunk: the memory of one network's
-        for i in range(0, self.Xv.shape[1], rows):
-            chunk = slice(i, i + rows)
-            res = (batched_rbf_forward(self.Xv[:, chunk], *self.params) - self.yv[:, chunk]) * self.wv[:, chunk]
-            val_sse += (res * res).sum(1).double()
-        val_mse = val_sse / self.n_val
-        on = torch.tensor(running, device=dev)
-        improved = on & (val_mse < torch.tensor(best, dtype=torch.float64, device=dev))
-        self.best_flat.copy_(torch.where(improved[:, None], self.flat, self.best_flat))
-        return sse.double().tolist(), val_mse.tolist()
+        # the epoch's inputs, into static buffers
+        self.lr.copy_(torch.tensor(lrs, dtype=torch.float64))
+        self.best.copy_(torch.tensor(best, dtype=torch.float64))
+        self.on.copy_(torch.tensor(running))
+        self.masks.copy_(torch.tensor(steps_on))  # (B, R): who takes step j
+        if self.use_graph:
+            key = tuple(running)
+            if key not in self.graphs:
+                try:
+                    self.graphs = {key: self.capture(steps_on)}  # the running set only shrinks: keep one
+                except Exception as exc:  # an operation that cannot be captured here: eager epochs
+                    warnings.warn(
+                        f"CUDA graph capture failed ({type(exc).__name__}: {exc}); eager epochs", stacklevel=3
+                    )
+                    self.use_graph = False
+        if self.use_graph:
+            self.graphs[tuple(running)].replay()
+        else:
+            self._body(steps_on)
+        return self.sse.double().tolist(), self.val_mse.tolist()
 
     @torch.no_grad()
     def load_best(self, r: int, model) -> None:

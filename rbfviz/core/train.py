@@ -378,7 +378,8 @@ def train_many(
         Arrays or tensors, as :func:`train` takes them; the sizes may differ, D may not.
     num_centroids : int
     config : TrainConfig, default=TrainConfig()
-        Shared by all networks (``compile`` and ``graph`` do not apply: the batched step runs eagerly).
+        Shared by all networks (``graph``: on CUDA each epoch is a captured graph, re-captured when
+        a network stops; ``compile`` does not apply, the batched step is not compiled).
     seeds : list of int, optional
         One per network (initialisation and shuffling); default ``config.seed`` for every one.
     progress : callable(ManyEpochStats) or None
@@ -414,7 +415,16 @@ def train_many(
         models.append(model)
     results = [TrainResult(model=m, device=str(device)) for m in models]
     n, n_val = [len(p[0]) for p in prepared], [len(p[2]) for p in prepared]
-    loop = BatchedEpoch(models, prepared, seeds, config.batch_size, config.eval_batch_size, config.weight_decay, device)
+    loop = BatchedEpoch(
+        models,
+        prepared,
+        seeds,
+        config.batch_size,
+        config.eval_batch_size,
+        config.weight_decay,
+        device,
+        use_graph=_use_graph(config, device),
+    )
     schedules = [config.schedule() for _ in range(R)]
     running = [True] * R
     start = time.perf_counter()

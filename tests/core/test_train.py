@@ -511,3 +511,19 @@ def test_tf32_is_a_setting_restored_after_training():
     assert matmul.allow_tf32 == before
     with tf32_matmul(True, torch.device("cpu")):  # nothing to do off CUDA
         assert matmul.allow_tf32 == before
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_train_many_cuda_graph_equals_eager_and_cpu():
+    from rbfviz.core.train import train_many
+
+    X, y, _ = _teacher_data(700, noise=0.3)
+    datasets = [(X[:500], y[:500], X[500:600], y[500:600]), (X[100:560], y[100:560], X[600:], y[600:])]
+    runs = {}
+    for device, graph in (("cuda", True), ("cuda", False), ("cpu", False)):
+        cfg = TrainConfig(max_epochs=5, device=device, graph=graph, patience=0, cooldown=0, learning_rate=0.05)
+        runs[device, graph] = train_many(datasets, 8, cfg, seeds=[0, 1])
+    for a, b in zip(runs["cuda", True], runs["cuda", False]):
+        np.testing.assert_allclose([s.val_mse for s in a.history], [s.val_mse for s in b.history], rtol=1e-5)
+    for a, b in zip(runs["cuda", True], runs["cpu", False]):
+        np.testing.assert_allclose([s.val_mse for s in a.history], [s.val_mse for s in b.history], rtol=1e-3)
