@@ -223,6 +223,7 @@ class LBFGSSettings:
     line_search: str = "backtracking"  # or "batched": fixed trial steps, no host synchronisation
     trial_steps: tuple[float, ...] = (1.0, 0.5, 0.25, 0.1, 0.03, 0.01, 1e-3, 1e-4)  # "batched"
     check_every: int = 1  # test convergence, cancel and report progress every this many iterations
+    graph: bool = True  # CUDA, batched search: replay one captured iteration once the history is full
 
 
 @dataclass
@@ -292,60 +293,124 @@ def lbfgs(
     R, P = x.shape
     dev, dt = x.device, x.dtype
     H = max(1, settings.history_size)
-    S = torch.zeros(H, R, P, dtype=dt, device=dev)
-    Y = torch.zeros_like(S)
-    rho = torch.zeros(H, R, dtype=dt, device=dev)
     f, g = evaluate(x)
-    active = torch.isfinite(f)  # (R,)
-    recent = [f.clone()]  # losses at the last convergence tests
+    st = _LBFGSBuffers(
+        x=x.clone(),
+        f=f.clone(),
+        g=g.clone(),
+        S=torch.zeros(H, R, P, dtype=dt, device=dev),
+        Y=torch.zeros(H, R, P, dtype=dt, device=dev),
+        rho=torch.zeros(H, R, dtype=dt, device=dev),
+        active=torch.isfinite(f),
+    )
+    recent = [st.f.clone()]  # losses at the last convergence tests
     floor = 1e-9 * abs(settings.scale)  # improvements below this are rounding noise
     history, was_cancelled, it = [], False, 0
-    c1 = 1e-4
     steps = torch.tensor(settings.trial_steps, dtype=dt, device=dev)  # (T,)
     every = max(1, settings.check_every)
-    first = True
+    graph = None
+    use_graph = settings.graph and dev.type == "cuda" and settings.line_search == "batched"
+
+    def iterate(first: bool, filled: int):
+        _iteration(evaluate, st, settings, steps, first, filled)
+
     for it in range(settings.iterations):
         if it % every == 0:
-            if not bool(active.any()):
+            if not bool(st.active.any()):
                 break
             if cancelled is not None and cancelled():
                 was_cancelled = True
                 break
-        # -- search direction, per problem
-        first_scale = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-300), max=1.0) if first else torch.ones_like(f)
-        first = False
-        d, h0 = _two_loop(g, S, Y, rho, first_scale, min(it, H))
-        slope = (g * d).sum(1)  # (R,)
-        bad = ~(slope < 0)  # not a descent direction: steepest descent
-        d = torch.where(bad[:, None], -g * h0[:, None], d)
-        slope = (g * d).sum(1)
-        if settings.line_search == "batched":
-            x_new, f_new, g_new, ok = _batched_search(evaluate, x, f, g, d, slope, active, steps, c1)
+        if use_graph and it >= H:  # from here on every iteration is the same: replay one captured
+            if graph is None:
+                graph = _capture(lambda: iterate(False, H), st, dev)
+                use_graph = graph is not None
+        if graph is not None:
+            graph.replay()
         else:
-            x_new, f_new, g_new, ok = _backtracking(evaluate, x, f, g, d, slope, active, c1)
-        failed = active & ~ok  # no decrease found: this problem has converged (or is stuck)
-        # -- curvature pair, kept only where it is positive (a zero pair drops out)
-        s_new, y_new = x_new - x, g_new - g
-        sy = (s_new * y_new).sum(1)
-        keep = sy > 1e-300
-        r_new = torch.where(keep, 1.0 / sy.clamp_min(1e-300), torch.zeros_like(sy))
-        S, Y, rho = S.roll(-1, 0), Y.roll(-1, 0), rho.roll(-1, 0)
-        S[-1], Y[-1], rho[-1] = s_new * keep[:, None], y_new * keep[:, None], r_new
-        x, f, g = x_new, f_new, g_new
-        active = active & ~failed
-        active &= g.abs().amax(1) > 1e-12 * abs(settings.scale)
+            iterate(it == 0, min(it, H))
         if (it + 1) % every == 0 or it + 1 == settings.iterations:
+            f = st.f
             recent = (recent + [f.clone()])[-(max(1, settings.stall_iterations // every) + 1) :]
             if (len(recent) - 1) * every >= settings.stall_iterations:
-                active &= recent[0] - f > settings.tolerance * f.abs().clamp_min(floor)
+                st.active &= recent[0] - f > settings.tolerance * f.abs().clamp_min(floor)
             if it + 1 >= settings.drop_after:  # problems far behind the best cannot win
                 finite = torch.where(torch.isfinite(f), f, torch.full_like(f, math.inf))
-                active &= f <= settings.drop_factor * finite.min()
+                st.active &= f <= settings.drop_factor * finite.min()
             best = float(f[torch.isfinite(f)].min()) if bool(torch.isfinite(f).any()) else math.inf
             history.extend([best] * (every if (it + 1) % every == 0 else (it + 1) % every))
             if report is not None:
                 report(it, best)
-    return LBFGSState(x=x, f=f, iterations=it + 1, cancelled=was_cancelled, history=history)
+    return LBFGSState(x=st.x, f=st.f, iterations=it + 1, cancelled=was_cancelled, history=history)
+
+
+@dataclass
+class _LBFGSBuffers:
+    """The state of :func:`lbfgs`, updated in place (fixed addresses, as a CUDA graph needs)."""
+
+    x: torch.Tensor  # (R, P)
+    f: torch.Tensor  # (R,)
+    g: torch.Tensor  # (R, P)
+    S: torch.Tensor  # (H, R, P) steps, oldest first
+    Y: torch.Tensor  # (H, R, P) gradient changes
+    rho: torch.Tensor  # (H, R) 1 / sᵀy, 0 for rejected pairs
+    active: torch.Tensor  # (R,) bool
+
+    def tensors(self):
+        return (self.x, self.f, self.g, self.S, self.Y, self.rho, self.active)
+
+
+def _iteration(evaluate, st: _LBFGSBuffers, settings: LBFGSSettings, steps, first: bool, filled: int) -> None:
+    """One L-BFGS iteration of every problem, in place."""
+    x, f, g, active = st.x, st.f, st.g, st.active
+    # -- search direction, per problem
+    first_scale = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-300), max=1.0) if first else torch.ones_like(f)
+    d, h0 = _two_loop(g, st.S, st.Y, st.rho, first_scale, filled)
+    slope = (g * d).sum(1)  # (R,)
+    bad = ~(slope < 0)  # not a descent direction: steepest descent
+    d = torch.where(bad[:, None], -g * h0[:, None], d)
+    slope = (g * d).sum(1)
+    c1 = 1e-4
+    if settings.line_search == "batched":
+        x_new, f_new, g_new, ok = _batched_search(evaluate, x, f, g, d, slope, active, steps, c1)
+    else:
+        x_new, f_new, g_new, ok = _backtracking(evaluate, x, f, g, d, slope, active, c1)
+    failed = active & ~ok  # no decrease found: this problem has converged (or is stuck)
+    # -- curvature pair, kept only where it is positive (a zero pair drops out)
+    s_new, y_new = x_new - x, g_new - g
+    sy = (s_new * y_new).sum(1)
+    keep = sy > 1e-300
+    r_new = torch.where(keep, 1.0 / sy.clamp_min(1e-300), torch.zeros_like(sy))
+    for buf, new in ((st.S, s_new * keep[:, None]), (st.Y, y_new * keep[:, None]), (st.rho, r_new)):
+        buf.copy_(torch.cat([buf[1:], new[None]]))  # drop the oldest, append the newest
+    still = active & ~failed & (g_new.abs().amax(1) > 1e-12 * abs(settings.scale))
+    x.copy_(x_new)
+    f.copy_(f_new)
+    g.copy_(g_new)
+    active.copy_(still)
+
+
+def _capture(body, st: _LBFGSBuffers, device):
+    """``body`` (an in-place iteration) captured as a CUDA graph after a warm-up whose changes
+    are undone; None (with a warning) where capturing fails."""
+    saved = [t.clone() for t in st.tensors()]
+    try:
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(stream):
+            body()
+        torch.cuda.current_stream(device).wait_stream(stream)
+        for t, v in zip(st.tensors(), saved):
+            t.copy_(v)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            body()
+        return graph
+    except Exception as exc:
+        for t, v in zip(st.tensors(), saved):
+            t.copy_(v)
+        warnings.warn(f"CUDA graph capture of L-BFGS failed ({type(exc).__name__}: {exc}); eager", stacklevel=3)
+        return None
 
 
 def _backtracking(evaluate, x, f, g, d, slope, active, c1):

@@ -66,6 +66,7 @@ class PruneConfig:
     device: str = "cpu"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when present)
     line_search: str = "auto"  # L-BFGS: "backtracking" (CPU), "batched" (no host sync: CUDA), "auto"
     check_every: int | None = None  # L-BFGS convergence/cancel/progress test interval; None: 1 (CPU), 10
+    graph: bool = True  # CUDA, batched line search: replay one captured L-BFGS iteration (eager fallback)
 
     def __post_init__(self):
         if self.line_search not in ("auto", "backtracking", "batched"):
@@ -194,6 +195,7 @@ def _lbfgs_settings(config: PruneConfig, objective: PruningObjective, device: to
         scale=objective.scale,
         line_search="batched" if batched else "backtracking",
         check_every=config.check_every or (10 if batched else 1),
+        graph=config.graph,
     )
 
 

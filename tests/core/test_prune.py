@@ -373,3 +373,15 @@ def test_prune_on_cuda(optimizer):
     on_cpu = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(device="cpu", **cfg))
     assert on_gpu.loss == pytest.approx(_brute_loss(large, on_gpu.model, 0.5), rel=1e-9)
     assert on_gpu.loss <= 1.2 * on_cpu.loss
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_prune_cuda_graph_iterations_equal_eager_ones():
+    """Past the history's fill the L-BFGS iteration is replayed from one captured CUDA graph;
+    it gives the eager iterations' result."""
+    large = RBFN(6, 32, seed=6, dtype=F64)
+    cfg = dict(device="cuda", max_iterations=40, history_size=8, check_every=5, line_search="batched")
+    graph = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(graph=True, **cfg))
+    eager = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(graph=False, **cfg))
+    assert graph.iterations == eager.iterations
+    assert graph.loss == pytest.approx(eager.loss, rel=1e-9)
