@@ -35,7 +35,7 @@ if [ "$quick" = 1 ]; then ks="128 4096"; else ks="128 1024 4096"; fi
 step epochs 300 python3 benchmarks/train.py epoch --device cuda --k $ks --epochs 3 --modes eager graph graph+compile
 # 3. train_many, R = 1, 10, 30 at K = 4096 (target: R = 30 under 2x one network)
 if [ "$quick" = 1 ]; then rs="1 30"; else rs="1 10 30"; fi
-step many 300 python3 benchmarks/train.py many --device cuda --k 4096 --n 100000 --epochs 2 --r $rs
+step many 300 python3 benchmarks/train.py many --device cuda --k 4096 --n 100000 --epochs 2 --repeats 1 --r $rs
 # 4. pruning 4096 → 16 with 10 restarts (a random K = 4096 network; target under 2 s)
 step prune 200 python3 benchmarks/prune.py --device cuda --sizes 4096 --skip-adam --skip-toy --threads 4
 # 5. the relaxed generator (target over 1M rows/s), chunks large enough for a GPU
