@@ -95,9 +95,7 @@ class GraphReadyEpoch:
             Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
             # summed squared error, as the paper's code; gradients analytically (eq. 2)
             loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
-            opt._lr_over_bc1.copy_(self.c1[j])  # fixed 0-d inputs: a compiled update is not re-specialised
-            opt._inv_sqrt_bc2.copy_(self.c2[j])
-            opt.update(torch.cat([g.reshape(-1) for g in grads]), opt._lr_over_bc1, opt._inv_sqrt_bc2)
+            opt.update_with(torch.cat([g.reshape(-1) for g in grads]), self.c1[j], self.c2[j])
             self.sse += loss
         self.t += self.num_batches
         # validation (float64 accumulation of float32 chunk sums) and the keep-best copy

@@ -169,6 +169,14 @@ class FlatAdam:
         )
 
     @torch.no_grad()
+    def update_with(self, grad_flat: torch.Tensor, lr_over_bc1: torch.Tensor, inv_sqrt_bc2: torch.Tensor) -> None:
+        """:meth:`update` with the constants copied into this optimiser's own 0-d tensors first, so
+        that a compiled update always sees the same inputs (e.g. entries of a per-step vector)."""
+        self._lr_over_bc1.copy_(lr_over_bc1)
+        self._inv_sqrt_bc2.copy_(inv_sqrt_bc2)
+        self.update(grad_flat, self._lr_over_bc1, self._inv_sqrt_bc2)
+
+    @torch.no_grad()
     def step(self, grads) -> None:
         """One update from gradients in the order of the parameters."""
         g = torch.cat([gr.reshape(-1) for gr in grads])  # (P,)
