@@ -4,6 +4,7 @@ Run::
 
     python benchmarks/generator.py                 # N = 20k and 100k, all surfaces, float32
     python benchmarks/generator.py --sizes 20000 --surfaces 100 --threads 2
+    python benchmarks/generator.py --device cuda --chunk-size 131072 --sizes 200000 --compile never
 
 Each (surface, mode) is warmed up first on one chunk (this triggers the torch.compile of the
 relaxed kernel; its time is printed in the last column), then timed on fresh random
@@ -31,10 +32,13 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compile", default="auto", choices=["auto", "never", "always"])
+    parser.add_argument("--chunk-size", type=int, default=None, help="rows per chunk (a GPU wants ~10^5)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     config = GeneratorConfig(dtype=args.dtype, device=args.device, compile=args.compile)
+    if args.chunk_size:
+        config = replace(config, chunk_size=args.chunk_size)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.dtype}, "
         f"device {args.device}, compile={args.compile}"
@@ -54,6 +58,8 @@ def main() -> None:
                 X = sample_configurations(surface, n, seed=n)
                 t0 = time.perf_counter()
                 compute_barriers(X, surface, relaxed, config=config)
+                if config.device != "cpu":
+                    torch.cuda.synchronize()
                 dt = time.perf_counter() - t0
                 print(f"{surface:>7} {mode:>9} {n:>8} {dt:>8.2f} {n / dt:>11,.0f}   {warm_s:.1f}", flush=True)
 

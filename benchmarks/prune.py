@@ -76,9 +76,9 @@ def run_one(net, dist, M, R, config, seed=0):
     return result, seconds, calls
 
 
-def eval_time(net, M, R, reps=5):
-    objective = P.PruningObjective(net, Bernoulli(0.5))
-    params = P._initial_params(net, M, R, 0, "cpu")
+def eval_time(net, M, R, reps=5, device="cpu"):
+    objective = P.PruningObjective(net, Bernoulli(0.5), device)
+    params = P._initial_params(net, M, R, 0, device)
 
     def once():
         losses = objective(*params)
@@ -102,6 +102,9 @@ def main(argv=None):
     ap.add_argument("--adam-iterations", type=int, default=2000)
     ap.add_argument("--skip-adam", action="store_true")
     ap.add_argument("--skip-toy", action="store_true")
+    ap.add_argument("--line-search", default="auto", help="L-BFGS line search: auto, backtracking or batched")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    ap.add_argument("--models", nargs="*", default=None, help="networks to prune (replaces --sizes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t_exp, t_add = _per_element_costs()
@@ -112,14 +115,23 @@ def main(argv=None):
         f"{'evals':>6} {'best loss':>11} {'√loss':>8} {'ms/eval':>8} {'× floor':>8}"
     )
     print(header)
-    for K in map(int, args.sizes.split(",")):
-        net, name = _load(K, getattr(args, f"k{K}", None))
+    if args.models:
+        from rbfviz.core.store import load_model
+
+        jobs = [(load_model(p), os.path.basename(p)) for p in args.models]
+    else:
+        jobs = [_load(K, getattr(args, f"k{K}", None)) for K in map(int, args.sizes.split(","))]
+    for net, name in jobs:
+        K = net.num_centroids
         D = net.num_inputs
-        per_eval = eval_time(net, M, R)
+        per_eval = eval_time(net, M, R, device=P.resolve_device(args.device))
         floor = R * M * K * D * (t_exp + 6 * t_add)
-        runs = [("lbfgs", P.PruneConfig(max_iterations=args.lbfgs_iterations, tolerance=args.tolerance))]
+        lb = dict(max_iterations=args.lbfgs_iterations, tolerance=args.tolerance, device=args.device)
+        runs = [("lbfgs", P.PruneConfig(line_search=args.line_search, **lb))]
         if not args.skip_adam:
-            runs.append(("adam", P.PruneConfig(optimizer="adam", max_iterations=args.adam_iterations)))
+            runs.append(
+                ("adam", P.PruneConfig(optimizer="adam", max_iterations=args.adam_iterations, device=args.device))
+            )
         for label, config in runs:
             result, seconds, calls = run_one(net, Bernoulli(0.5), M, R, config)
             print(

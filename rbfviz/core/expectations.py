@@ -54,8 +54,28 @@ def _broadcast_params(first: torch.Tensor, second: torch.Tensor, names: tuple[st
     return torch.broadcast_tensors(first, second)
 
 
+_DEVICE_COPIES: dict = {}  # (id, D, device, dtype) -> (parameter, its copy on an accelerator)
+
+
 def _per_dim(t: torch.Tensor, D: int, name: str, like: torch.Tensor) -> torch.Tensor:
-    """Broadcast a scalar or (D,) parameter to (D,) on ``like``'s device and dtype."""
+    """Broadcast a scalar or (D,) parameter to (D,) on ``like``'s device and dtype.
+
+    Copies to an accelerator are made once and kept: a copy from host memory waits for the
+    device, which must not happen inside an optimiser iteration (nor a captured CUDA graph).
+    """
+    key = (id(t), D, like.device, like.dtype)
+    hit = _DEVICE_COPIES.get(key)
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    out = _per_dim_copy(t, D, name, like)
+    if like.device.type != "cpu":
+        if len(_DEVICE_COPIES) > 256:
+            _DEVICE_COPIES.clear()
+        _DEVICE_COPIES[key] = (t, out)
+    return out
+
+
+def _per_dim_copy(t: torch.Tensor, D: int, name: str, like: torch.Tensor) -> torch.Tensor:
     if t.dim() == 0:
         t = t.expand(D)
     elif t.shape[0] != D:

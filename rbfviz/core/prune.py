@@ -1,10 +1,7 @@
 """Pruning a large RBFN f_K into a small one f_M (paper §2.3, eq. 4-5).
 
-The objective is E_p(x)[(f_K(x) − f_M(x))²] for an input distribution p, expanded as eq. (5)
-into sums of the closed-form expectations of :mod:`rbfviz.core.expectations`.  It is evaluated in
-float64 whatever the networks' dtype: eq. (5) subtracts terms of size E[f_K²] (≈ 83 at K = 4096)
-to reach losses of 1e-4 and below.  The K × K term does not depend on f_M; it is computed once,
-in chunks, with bounded memory.
+The objective, eq. (5) evaluated in float64, is :class:`rbfviz.core.objective.PruningObjective`;
+the optimisers (batched L-BFGS by default, the paper's Adam schedule) are :mod:`rbfviz.core.optim`.
 
 All restarts are optimised together as one batched problem: the parameters carry a leading
 restart dimension R and the loss is a vector of R independent objectives.
@@ -27,13 +24,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from rbfviz.core.expectations import Bernoulli, Distribution
-from rbfviz.core.model import RBFN
+from rbfviz.core.expectations import Distribution
+from rbfviz.core.model import RBFN, resolve_device
+from rbfviz.core.objective import PruningObjective, constant_terms, network_params, pruning_loss
+from rbfviz.core.optim import BatchedAdam, LBFGSSettings, PlateauSchedule, lbfgs
+from rbfviz.core.progress import cancel_requested
 from rbfviz.core.store import content_hash
-from rbfviz.core.train import PlateauSchedule, _is_cancelled
 
-_CHUNK_BYTES = 32 * 2**20  # per (chunk, K, D) float64 block of the constant term
-_CROSS_CHUNK_BYTES = 4 * 2**20  # per (R, M, chunk, D) float64 block of the fused cross term
+__all__ = ["PruneConfig", "PruneProgress", "PruneResult", "PruningObjective", "constant_terms", "prune", "pruning_loss"]
 
 
 # --------------------------------------------------------------------------- settings
@@ -65,9 +63,18 @@ class PruneConfig:
     stall_iterations: int = 10  # (relative) over the last this many iterations
     drop_after: int = 100  # L-BFGS: from this iteration on, stop restarts that are ...
     drop_factor: float = 1.5  # ... more than this many times worse than the best one
-    device: str = "cpu"
+    device: str = "cpu"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when present)
+    line_search: str = "auto"  # L-BFGS: "backtracking" (CPU), "batched" (no host sync: CUDA), "auto"
+    check_every: int | None = None  # L-BFGS convergence/cancel/progress test interval; None: 1 (CPU), 10
+    graph: bool = True  # CUDA, batched line search: replay one captured L-BFGS iteration (eager fallback)
 
     def __post_init__(self):
+        if self.line_search not in ("auto", "backtracking", "batched"):
+            raise ValueError(
+                f"PruneConfig.line_search must be 'auto', 'backtracking' or 'batched'; got {self.line_search!r}"
+            )
+        if self.check_every is not None and self.check_every < 1:
+            raise ValueError(f"PruneConfig.check_every must be >= 1; got {self.check_every!r}")
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"PruneConfig.optimizer must be 'lbfgs' or 'adam'; got {self.optimizer!r}")
         if self.max_iterations is not None and self.max_iterations < 1:
@@ -93,6 +100,11 @@ class PruneProgress:
     elapsed: float
     fraction: float  # a best-effort estimate of the work done, in [0, 1]
 
+    def describe(self) -> str:
+        """One line for a status bar."""
+        rate = "" if math.isnan(self.lr) else f", lr {self.lr:.0e}"
+        return f"iteration {self.iteration}: best loss {self.loss:.4g}{rate} ({self.elapsed:.1f} s)"
+
 
 @dataclass
 class PruneResult:
@@ -107,188 +119,14 @@ class PruneResult:
     history: list[float] = field(default_factory=list)  # best total loss per iteration
 
 
-# --------------------------------------------------------------------------- the objective
-def _network_params(net: RBFN, device) -> tuple[torch.Tensor, ...]:
-    """(α, β, Θ, γ) of a network as float64 tensors on ``device`` (graph kept for autograd)."""
-    f64 = dict(dtype=torch.float64, device=device)
-    return (net.bias.to(**f64), net.weights.to(**f64), net.centroids.to(**f64), net.log_gamma.to(**f64).exp())
-
-
-@torch.no_grad()
-def constant_terms(distribution: Distribution, alpha, beta, theta, gamma) -> tuple[float, float]:
-    """β^T E_KK β and β·E_K of a fixed network, in chunks of rows of bounded memory."""
-    K, D = theta.shape
-    rows = max(1, _CHUNK_BYTES // (8 * K * D))
-    double = 0.0
-    for i in range(0, K, rows):
-        E = distribution.log_expectation(gamma, theta[i : i + rows], gamma, theta).exp()  # (c, K)
-        double += float(beta[i : i + rows] @ E @ beta)
-    single = float(beta @ distribution.log_expectation1(gamma, theta).exp())
-    return double, single
-
-
-class _BernoulliCross(torch.autograd.Function):
-    """Σ_k b_k Σ_m β_rm E_rkm of eq. (5) under a Bernoulli p, with its gradient fused in.
-
-    E_rkm = exp(m_u[k] + m_v[r, m] + Σ_i softplus(d_u[k, i] + d_v[r, m, i])) (see
-    :meth:`rbfviz.expectations.Bernoulli._row_terms`); the large network's rows (d_u, m_u, b) are
-    constants.  The (R, M, K, D) pair tensor is visited in blocks of K that stay in cache, and in
-    the same pass the gradients with respect to d_v, m_v and β are accumulated: with
-    W_rkm = b_k β_rm E_rkm, ∂/∂d_v[r, m, i] = Σ_k W_rkm σ(d_u[k, i] + d_v[r, m, i]) is one
-    (1 × c) @ (c × D) product per (r, m), so no autograd graph over (R, M, K, D) is built.
-    ``backward`` only scales the stored gradients (no double backward).
-    """
-
-    @staticmethod
-    def forward(ctx, d_v, m_v, beta, d_u, m_u, b, exp_d_u=None, max_d_u=math.inf):
-        R, M, D = d_v.shape
-        K = d_u.shape[0]
-        want = any(ctx.needs_input_grad[:3])
-        if any(ctx.needs_input_grad[3:]):
-            raise RuntimeError("_BernoulliCross: the large network's terms must be constants")
-        chunk = max(1, min(K, _CROSS_CHUNK_BYTES // (8 * R * M * D)))
-        out = d_v.new_zeros(R)
-        g_dv = d_v.new_zeros(R * M, 1, D) if want else None
-        g_beta = d_v.new_zeros(R, M) if want else None
-        g_mv = d_v.new_zeros(R, M) if want else None
-        buf = d_v.new_empty(R * M * chunk * D)
-        sp = d_v.new_empty(R * M * chunk * D)
-        dv = d_v[:, :, None, :]
-        # Product form: softplus(d_u + d_v) = log1p(e^d_u · e^d_v), with e^d_u precomputed once,
-        # is one multiply and one log1p per element (and σ = P / (1 + P) for the gradient)
-        # instead of an add, a softplus and a sigmoid; used while e^(d_u + d_v) cannot overflow.
-        product = exp_d_u is not None and max_d_u + float(d_v.max()) < 700.0
-        if product:
-            exp_dv = d_v.exp()[:, :, None, :]  # (R, M, 1, D)
-        for lo in range(0, K, chunk):
-            c = min(chunk, K - lo)
-            view = (R, M, c, D)
-            if product:
-                pair = torch.mul(exp_dv, exp_d_u[lo : lo + c], out=buf[: R * M * c * D].view(view))
-                soft = torch.log1p(pair, out=sp[: R * M * c * D].view(view))
-            else:
-                pair = torch.add(dv, d_u[lo : lo + c], out=buf[: R * M * c * D].view(view))
-                soft = torch._C._nn.softplus(pair, 1.0, 40.0, out=sp[: R * M * c * D].view(view))
-            E = torch.exp(soft.sum(-1).add_(m_v[:, :, None]).add_(m_u[lo : lo + c]))  # (R, M, c)
-            bE = E @ b[lo : lo + c]  # (R, M)
-            out += (bE * beta).sum(-1)
-            if want:
-                g_beta += bE
-                W = E.mul_(b[lo : lo + c]).mul_(beta[:, :, None])  # (R, M, c)
-                g_mv += W.sum(-1)
-                if product:  # σ(d_u + d_v) = P / (1 + P)
-                    sig = torch.div(pair, torch.add(pair, 1.0, out=soft), out=pair).view(R * M, c, D)
-                else:
-                    sig = torch.sigmoid(pair, out=pair).view(R * M, c, D)
-                g_dv.baddbmm_(W.view(R * M, 1, c), sig)
-        if want:
-            ctx.save_for_backward(g_dv.view(R, M, D), g_mv, g_beta)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        g_dv, g_mv, g_beta = ctx.saved_tensors
-        return (g_dv * grad[:, None, None], g_mv * grad[:, None], g_beta * grad[:, None], None, None, None, None, None)
-
-
-class PruningObjective:
-    """Eq. (5) for one large network, vectorised over R restarts of the small one.
-
-    ``objective(alpha (R,), beta (R, M), theta (R, M, D), log_gamma (R,))`` returns the R losses
-    in float64.
-    """
-
-    def __init__(self, large: RBFN, distribution: Distribution, device="cpu"):
-        self.distribution = distribution
-        self.device = torch.device(device)
-        a, b, Z, k = (t.detach() for t in _network_params(large, self.device))
-        self.a, self.b, self.Z, self.k = a, b, Z, k
-        self.large_double, self.large_single = constant_terms(distribution, a, b, Z, k)
-        # E[f_K²] sets the scale of the float64 rounding floor of eq. (5)
-        self.scale = float(a**2 + self.large_double + 2 * a * self.large_single) or 1.0
-        self.fused = isinstance(distribution, Bernoulli)
-        if self.fused:  # the large network's half of every Bernoulli pair, computed once
-            self.m_u, self.d_u = (t.contiguous() for t in distribution._row_terms(k, Z, base=True))
-            self.exp_d_u = self.d_u.exp()  # 0 where q ∈ {0, 1}: log1p(0) = softplus(−inf) = 0
-            self.max_d_u = float(self.d_u.max())
-
-    def cross(self, beta, theta, g) -> torch.Tensor:
-        """Σ_k b_k Σ_m β_rm E_p[φ_k φ_rm] for each restart r, shape (R,)."""
-        if self.fused:
-            m_v, d_v = self.distribution._row_terms(g, theta, base=False)
-            return _BernoulliCross.apply(
-                d_v.contiguous(), m_v, beta, self.d_u, self.m_u, self.b, self.exp_d_u, self.max_d_u
-            )
-        Z = self.Z.expand(theta.shape[0], *self.Z.shape)  # (R, K, D)
-        E_km = self.distribution.log_expectation(self.k, Z, g, theta).exp()  # (R, K, M)
-        return torch.einsum("k,rkm,rm->r", self.b, E_km, beta)
-
-    def __call__(self, alpha, beta, theta, log_gamma) -> torch.Tensor:
-        dist = self.distribution
-        g = log_gamma.exp()  # (R,)
-        E_mm = dist.log_expectation(g, theta, g, theta).exp()  # (R, M, M)
-        E_m = dist.log_expectation1(g, theta).exp()  # (R, M)
-        diff = self.a - alpha  # (R,)
-        small_double = torch.einsum("rm,rmn,rn->r", beta, E_mm, beta)
-        cross = self.cross(beta, theta, g)
-        return (
-            diff**2
-            + self.large_double
-            + small_double
-            + 2 * diff * (self.large_single - (beta * E_m).sum(-1))
-            - 2 * cross
-        )
-
-
-def pruning_loss(large: RBFN, small: RBFN, distribution: Distribution) -> torch.Tensor:
-    """Eq. (5): E_p[(f_K(x) − f_M(x))²] as a differentiable 0-d float64 tensor.
-
-    Differentiable with respect to the small network's parameters; computed in float64 on the
-    small network's device whatever the dtypes.
-
-    Examples
-    --------
-    >>> from rbfviz.core.expectations import Normal
-    >>> net = RBFN(2, 5, seed=0)
-    >>> float(pruning_loss(net, net, Normal(0.0, 1.0))) < 1e-12
-    True
-    """
-    device = small.centroids.device
-    objective = PruningObjective(large, distribution, device)
-    alpha, beta, theta, gamma = _network_params(small, device)
-    return objective(alpha[None], beta[None], theta[None], gamma.log()[None])[0]
-
-
 # --------------------------------------------------------------------------- optimisers
-class _BatchedAdam:
-    """Adam on tensors with a leading restart dimension and one learning rate per restart."""
-
-    def __init__(self, params, lr: torch.Tensor, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
-        self.m = [torch.zeros_like(p) for p in params]
-        self.v = [torch.zeros_like(p) for p in params]
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, active: torch.Tensor):
-        self.t += 1
-        b1, b2 = self.betas
-        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            m.mul_(b1).add_(p.grad, alpha=1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            update = (m / c1) / ((v / c2).sqrt() + self.eps)
-            p.sub_(update * (self.lr * active).view(shape))
-
-
 def _initial_params(large: RBFN, num_centroids: int, restarts: int, seed: int, device):
     """Each restart: ``num_centroids`` centroids of ``large`` sampled without replacement."""
-    gen = torch.Generator().manual_seed(seed)
-    a, b, Z, k = (t.detach() for t in _network_params(large, device))
-    idx = torch.stack([torch.randperm(large.num_centroids, generator=gen)[:num_centroids] for _ in range(restarts)]).to(
-        device
-    )  # (R, M)
+    gen = torch.Generator(device="cpu").manual_seed(seed)  # the same draws on every device
+    a, b, Z, k = (t.detach() for t in network_params(large, device))
+    idx = torch.stack(
+        [torch.randperm(large.num_centroids, generator=gen, device="cpu")[:num_centroids] for _ in range(restarts)]
+    ).to(device)  # (R, M)
     alpha = a.expand(restarts).clone()
     beta = b[idx].clone()  # (R, M)
     theta = Z[idx].clone()  # (R, M, D)
@@ -297,7 +135,8 @@ def _initial_params(large: RBFN, num_centroids: int, restarts: int, seed: int, d
 
 
 def _run_adam(objective, params, config, progress, cancel, start):
-    R = params[0].shape[0]
+    """The paper's schedule: Adam with one plateau schedule per restart (stops when all finish)."""
+    R, device = params[0].shape[0], params[0].device
     schedules = [
         PlateauSchedule(
             lr=config.learning_rate,
@@ -308,57 +147,62 @@ def _run_adam(objective, params, config, progress, cancel, start):
         )
         for _ in range(R)
     ]
-    lr = torch.full((R,), config.learning_rate, dtype=torch.float64, device=params[0].device)
-    adam = _BatchedAdam(params, lr)
-    best_loss = torch.full((R,), math.inf, dtype=torch.float64)
+    lr = torch.full((R,), config.learning_rate, dtype=torch.float64, device=device)
+    adam = BatchedAdam(params, lr)
+    best_loss = torch.full((R,), math.inf, dtype=torch.float64, device=device)
     best_params = [p.detach().clone() for p in params]
     history, cancelled, it = [], False, 0
-    stages = math.log(config.learning_rate / config.min_lr) / -math.log(config.lr_factor) + 1
     for it in range(config.iterations):
-        active = torch.tensor([not s.finished for s in schedules], dtype=torch.float64)
-        if not active.any():
+        finished = [s.finished for s in schedules]
+        if all(finished):
             break
-        if _is_cancelled(cancel):
+        if cancel_requested(cancel):
             cancelled = True
             break
+        active = torch.tensor([not f for f in finished], dtype=torch.float64, device=device)
         for p in params:
             p.grad = None
         losses = objective(*params)  # (R,)
         losses.sum().backward()
-        values = losses.detach().cpu()
+        values = losses.detach()
         better = values < best_loss
         for p, bp in zip(params, best_params):  # keep the evaluated point if it is the best
             bp[better] = p.detach()[better]
         best_loss = torch.where(better, values, best_loss)
+        host = values.cpu().tolist()
         for r, s in enumerate(schedules):
             if not s.finished:
-                s.step(float(values[r]))
-        lr.copy_(torch.tensor([s.lr for s in schedules]))
-        adam.step(active.to(lr.device))
+                s.step(host[r])
+        lr.copy_(torch.tensor([s.lr for s in schedules], dtype=torch.float64))
+        adam.step(active)
         history.append(float(best_loss.min()))
         if progress is not None and (it % 25 == 0):
-            done = min(s.reductions + (0 if not s.finished else 1) for s in schedules)
-            progress(
-                PruneProgress(
-                    it,
-                    history[-1],
-                    float(lr[active.bool()].min()),
-                    time.perf_counter() - start,
-                    min(done / stages, 1.0),
-                )
-            )
+            frac = max(it / config.iterations, min(s.fraction for s in schedules))
+            running = [s.lr for s in schedules if not s.finished] or [schedules[0].lr]
+            progress(PruneProgress(it, history[-1], min(running), time.perf_counter() - start, min(frac, 1.0)))
     return best_params, best_loss, it + 1, cancelled, history
 
 
-def _run_lbfgs(objective, params, config, progress, cancel, start):
-    """L-BFGS with one history, step size and stopping test per restart, batched.
+def _lbfgs_settings(config: PruneConfig, objective: PruningObjective, device: torch.device) -> LBFGSSettings:
+    batched = config.line_search == "batched" or (config.line_search == "auto" and device.type != "cpu")
+    return LBFGSSettings(
+        iterations=config.iterations,
+        history_size=config.history_size,
+        tolerance=config.tolerance,
+        stall_iterations=config.stall_iterations,
+        drop_after=config.drop_after,
+        drop_factor=config.drop_factor,
+        scale=objective.scale,
+        line_search="batched" if batched else "backtracking",
+        check_every=config.check_every or (10 if batched else 1),
+        graph=config.graph,
+    )
 
-    The restarts are independent problems, so each keeps its own curvature pairs (two-loop
-    recursion on (R, P) tensors) and its own backtracking (Armijo) line search; one objective
-    evaluation serves all of them.
-    """
+
+def _run_lbfgs(objective, params, config, progress, cancel, start):
+    """The restarts as R problems of :func:`rbfviz.core.optim.lbfgs` on the flattened parameters."""
     shapes = [p.shape[1:] for p in params]
-    sizes = [int(torch.tensor(s).prod()) if len(s) else 1 for s in shapes]
+    sizes = [math.prod(s) for s in shapes]
     R = params[0].shape[0]
     x = torch.cat([p.detach().reshape(R, -1) for p in params], dim=1)  # (R, P)
 
@@ -367,92 +211,18 @@ def _run_lbfgs(objective, params, config, progress, cancel, start):
         parts = [t.reshape(n, *s).requires_grad_(True) for t, s in zip(torch.split(x.detach(), sizes, dim=1), shapes)]
         losses = objective(*parts)
         grads = torch.autograd.grad(losses.sum(), parts)
-        g = torch.cat([gr.reshape(n, -1) for gr in grads], dim=1)
-        return losses.detach(), g
+        return losses.detach(), torch.cat([gr.reshape(n, -1) for gr in grads], dim=1)
 
-    f, g = evaluate(x)
-    S, Y, rho = [], [], []
-    active = torch.isfinite(f)
-    recent = [f.clone()]  # losses of the last `stall_iterations` iterations
-    history, cancelled, it = [], False, 0
-    c1 = 1e-4
-    for it in range(config.iterations):
-        if not active.any():
-            break
-        if _is_cancelled(cancel):
-            cancelled = True
-            break
-        # -- search direction by the two-loop recursion, per restart
-        q = g.clone()
-        alphas = []
-        for s_i, y_i, r_i in zip(reversed(S), reversed(Y), reversed(rho)):
-            a_i = r_i * (s_i * q).sum(1)  # (R,)
-            q -= a_i[:, None] * y_i
-            alphas.append(a_i)
-        if S:
-            sy, yy = (S[-1] * Y[-1]).sum(1), (Y[-1] * Y[-1]).sum(1)
-            h0 = torch.where((sy > 0) & (yy > 0), sy / yy.clamp_min(1e-300), torch.ones_like(sy))
-        else:  # first step: a short one, as torch's L-BFGS takes
-            h0 = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-300), max=1.0)
-        z = h0[:, None] * q
-        for s_i, y_i, r_i, a_i in zip(S, Y, rho, reversed(alphas)):
-            b_i = r_i * (y_i * z).sum(1)
-            z += s_i * (a_i - b_i)[:, None]
-        d = -z
-        slope = (g * d).sum(1)  # (R,)
-        bad = ~(slope < 0)
-        if bad.any():  # not a descent direction: steepest descent for those restarts
-            d[bad] = -g[bad] * h0[bad, None]
-            slope = (g * d).sum(1)
-        # -- backtracking line search, all restarts in each evaluation
-        t = torch.where(active, torch.ones(R, dtype=x.dtype), torch.zeros(R, dtype=x.dtype))
-        accepted = ~active
-        x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
-        for _ in range(40):
-            # only the restarts still searching are evaluated
-            idx = torch.nonzero(~accepted).squeeze(1)
-            trial = x[idx] + t[idx, None] * d[idx]
-            f_t, g_t = evaluate(trial)
-            ok = torch.isfinite(f_t) & (f_t <= f[idx] + c1 * t[idx] * slope[idx])
-            hit = idx[ok]
-            x_new[hit], f_new[hit], g_new[hit] = trial[ok], f_t[ok], g_t[ok]
-            accepted[hit] = True
-            if accepted.all():
-                break
-            # backtrack to the minimiser of the quadratic through f, the slope and f_t, kept
-            # within [0.1 t, 0.5 t] (plain halving where f_t is not finite)
-            ti, si = t[idx], slope[idx]
-            curv = (f_t - f[idx] - si * ti).clamp_min(1e-300)
-            t_q = -si * ti * ti / (2 * curv)
-            t_q = torch.where(torch.isfinite(t_q), t_q, 0.5 * ti)
-            t[idx] = torch.where(ok, ti, torch.minimum(torch.maximum(t_q, 0.1 * ti), 0.5 * ti))
-        failed = ~accepted  # no decrease found: this restart has converged (or is stuck)
-        # -- curvature pair, kept only where it is positive
-        s_new, y_new = x_new - x, g_new - g
-        sy = (s_new * y_new).sum(1)
-        r_new = torch.where(sy > 1e-300, 1.0 / sy.clamp_min(1e-300), torch.zeros_like(sy))
-        S.append(s_new), Y.append(y_new), rho.append(r_new)
-        if len(S) > config.history_size:
-            S.pop(0), Y.pop(0), rho.pop(0)
-        x, f, g = x_new, f_new, g_new
-        recent = (recent + [f.clone()])[-(config.stall_iterations + 1) :]
-        stalled = torch.zeros(R, dtype=torch.bool)
-        if len(recent) > config.stall_iterations:
-            floor = 1e-9 * abs(objective.scale)  # improvements below this are rounding noise
-            stalled = recent[0] - f <= config.tolerance * f.abs().clamp_min(floor)
-        stalled |= g.abs().amax(1) <= 1e-12 * abs(objective.scale)
-        if it + 1 >= config.drop_after:  # restarts far behind the best cannot win
-            stalled |= f > config.drop_factor * f[torch.isfinite(f)].min()
-        active = active & ~failed & ~stalled
-        history.append(float(f.min()))
-        if progress is not None and it % 5 == 0:
-            progress(
-                PruneProgress(
-                    it, history[-1], math.nan, time.perf_counter() - start, min(1.0, it / max(config.iterations, 1))
-                )
-            )
-    best_params = [t.reshape(R, *s).clone() for t, s in zip(torch.split(x, sizes, dim=1), shapes)]
-    return best_params, f, it + 1, cancelled, history
+    settings = _lbfgs_settings(config, objective, x.device)
+
+    def report(it, best):
+        if progress is not None and it % max(5, settings.check_every) < settings.check_every:
+            elapsed = time.perf_counter() - start
+            progress(PruneProgress(it, best, math.nan, elapsed, min(1.0, (it + 1) / max(config.iterations, 1))))
+
+    state = lbfgs(evaluate, x, settings, report=report, cancelled=lambda: cancel_requested(cancel))
+    best_params = [t.reshape(R, *s).clone() for t, s in zip(torch.split(state.x, sizes, dim=1), shapes)]
+    return best_params, state.f, state.iterations, state.cancelled, state.history
 
 
 # --------------------------------------------------------------------------- the public entry
@@ -501,7 +271,7 @@ def prune(
         raise TypeError(
             f"`distribution` must be an rbfviz.expectations.Distribution; got {type(distribution).__name__}"
         )
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
     start = time.perf_counter()
     objective = PruningObjective(large, distribution, device)
     params = _initial_params(large, num_centroids, restarts, seed, device)

@@ -310,6 +310,19 @@ def _wall(d: torch.Tensor, radius: float, k: float):
     return 0.5 * k * excess**2, k * excess[:, None] * unit, hess
 
 
+# cuSOLVER's batched eigh fails (CUSOLVER_STATUS_INTERNAL_ERROR) on ~10^5 3 × 3 matrices at once
+# (shared/notes/gpu-measurements.md); the matrices are independent, so they go in slices this large.
+_EIGH_BATCH = 32768
+
+
+def _batched_eigh(hess: torch.Tensor):
+    """``torch.linalg.eigh`` of (N, m, m) symmetric matrices, in slices of ``_EIGH_BATCH``."""
+    if hess.shape[0] <= _EIGH_BATCH:
+        return torch.linalg.eigh(hess)
+    parts = [torch.linalg.eigh(hess[i : i + _EIGH_BATCH]) for i in range(0, hess.shape[0], _EIGH_BATCH)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
 def _modified_newton_step(grad, hess, min_curv: float, max_step: float):
     """-|H|⁻¹ g with |λ| floored at ``min_curv``, capped at ``max_step`` (N, m)."""
     if hess.shape[1] == 2:  # closed-form 2×2 eigen-decomposition
@@ -325,7 +338,7 @@ def _modified_newton_step(grad, hess, min_curv: float, max_step: float):
             + v2 * ((grad * v2).sum(1) / lam2.abs().clamp_min(min_curv))[:, None]
         )
     else:
-        lam, vec = torch.linalg.eigh(hess)  # (N, m), (N, m, m)
+        lam, vec = _batched_eigh(hess)  # (N, m), (N, m, m)
         coef = (vec.transpose(1, 2) @ grad[:, :, None])[:, :, 0] / lam.abs().clamp_min(min_curv)
         step = -(vec @ coef[:, :, None])[:, :, 0]  # (N, m)
     norm = torch.linalg.vector_norm(step, dim=1, keepdim=True)

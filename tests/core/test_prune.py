@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import rbfviz.core.objective as objective_mod
 import rbfviz.core.prune as prune_mod
 from rbfviz.core.expectations import Bernoulli, Normal, Uniform
 from rbfviz.core.model import RBFN
@@ -169,9 +170,9 @@ def test_constant_terms_chunking_is_exact(monkeypatch):
     direct = float(beta @ E @ beta)
     single = float(beta @ dist.log_expectation1(gamma, theta).exp())
     d0, s0 = constant_terms(dist, 0.0, beta, theta, gamma)
-    monkeypatch.setattr(prune_mod, "_CHUNK_BYTES", 8 * K * D * 7)  # 7 rows a chunk
+    monkeypatch.setattr(objective_mod, "_CHUNK_BYTES", 8 * K * D * 7)  # 7 rows a chunk
     d1, s1 = constant_terms(dist, 0.0, beta, theta, gamma)
-    monkeypatch.setattr(prune_mod, "_CHUNK_BYTES", 1)  # one row a chunk
+    monkeypatch.setattr(objective_mod, "_CHUNK_BYTES", 1)  # one row a chunk
     d2, s2 = constant_terms(dist, 0.0, beta, theta, gamma)
     for d in (d0, d1, d2):
         assert d == pytest.approx(direct, rel=1e-12)
@@ -193,7 +194,7 @@ def test_constant_terms_memory_is_bounded_at_k2048(monkeypatch):
         return inner(k, U, r, V)
 
     monkeypatch.setattr(dist, "log_expectation", spy)
-    monkeypatch.setattr(prune_mod, "_CHUNK_BYTES", 4 * 2**20)  # 4 MiB blocks keep the test quick
+    monkeypatch.setattr(objective_mod, "_CHUNK_BYTES", 4 * 2**20)  # 4 MiB blocks keep the test quick
     d, _ = constant_terms(dist, 0.0, beta, theta, torch.tensor(1.0 / D, dtype=F64))
     assert math.isfinite(d) and d > 0
     pair_blocks = blocks[:-1]  # the last call is the single expectation (V of one row)
@@ -289,11 +290,11 @@ def _cross_inputs(q, R=2, K=7, M=3, D=4, seed=0):
 @pytest.mark.parametrize("product", [False, True], ids=["softplus", "product"])
 @pytest.mark.parametrize("q", [0.5, [0.2, 0.5, 0.9, 0.7]])
 def test_bernoulli_cross_gradcheck(q, product, monkeypatch):
-    monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", 8 * 2 * 3 * 4 * 3)  # chunks of 3 rows
+    monkeypatch.setattr(objective_mod, "_CROSS_CHUNK_BYTES", 8 * 2 * 3 * 4 * 3)  # chunks of 3 rows
     d_v, m_v, beta, d_u, m_u, b = _cross_inputs(q)
     extra = (d_u.exp(), float(d_u.max())) if product else ()
     inputs = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
-    assert torch.autograd.gradcheck(lambda *x: prune_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra), inputs)
+    assert torch.autograd.gradcheck(lambda *x: objective_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra), inputs)
 
 
 @pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
@@ -304,7 +305,7 @@ def test_bernoulli_cross_product_form_equals_softplus_form(q):
     results = []
     for extra in ((), (d_u.exp(), float(d_u.max())), (d_u.exp(), 800.0)):  # last: guard trips
         x = tuple(t.clone().requires_grad_(True) for t in (d_v, m_v, beta))
-        out = prune_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra)
+        out = objective_mod._BernoulliCross.apply(*x, d_u, m_u, b, *extra)
         results.append((out.detach(), torch.autograd.grad(out.sum(), x)))
     for out, grads in results[1:]:
         torch.testing.assert_close(out, results[0][0], rtol=1e-13, atol=1e-14)
@@ -315,7 +316,7 @@ def test_bernoulli_cross_product_form_equals_softplus_form(q):
 @pytest.mark.parametrize("q", [0.5, [0.1, 0.5, 0.0, 1.0]])
 @pytest.mark.parametrize("chunk_bytes", [8, 2**30])
 def test_fused_objective_equals_plain_autograd(q, chunk_bytes, monkeypatch):
-    monkeypatch.setattr(prune_mod, "_CROSS_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(objective_mod, "_CROSS_CHUNK_BYTES", chunk_bytes)
     large = RBFN(4, 40, seed=3, dtype=F64)
     objective = prune_mod.PruningObjective(large, Bernoulli(q))
     assert objective.fused
@@ -331,3 +332,56 @@ def test_fused_objective_equals_plain_autograd(q, chunk_bytes, monkeypatch):
     torch.testing.assert_close(l1, l0, rtol=1e-12, atol=1e-13)
     for a, b in zip(g1, g0):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- line searches, devices, progress
+def test_batched_line_search_prunes_as_well_as_backtracking():
+    """The device-friendly L-BFGS (all trial steps in one evaluation, convergence tested every
+    10 iterations) lowers the loss below the initial subsets' and to within a few percent of the
+    backtracking search's; the reported loss is the model's true (brute-force) loss."""
+    large = RBFN(6, 32, seed=6, dtype=F64)
+    dist = Bernoulli(0.5)
+    losses = {}
+    for search in ("backtracking", "batched"):
+        cfg = PruneConfig(max_iterations=60, line_search=search, check_every=10)
+        result = prune(large, 4, dist, 3, seed=2, config=cfg)
+        losses[search] = result.loss
+        assert result.loss == pytest.approx(_brute_loss(large, result.model, 0.5), rel=1e-9)
+    init = prune_mod._initial_params(large, 4, 3, 2, torch.device("cpu"))
+    with torch.no_grad():
+        start = float(prune_mod.PruningObjective(large, dist)(*init).min())
+    assert losses["batched"] < 0.5 * start
+    assert losses["batched"] <= 1.1 * losses["backtracking"]
+
+
+def test_prune_progress_describes_itself_and_settings_are_checked():
+    seen = []
+    prune(RBFN(3, 8, seed=0), 2, Bernoulli(0.5), 2, config=PruneConfig(max_iterations=12), progress=seen.append)
+    assert seen and 0 < seen[-1].fraction <= 1 and seen[0].describe().startswith("iteration 0: best loss")
+    with pytest.raises(ValueError, match="line_search"):
+        PruneConfig(line_search="wolfe")
+    with pytest.raises(ValueError, match="check_every"):
+        PruneConfig(check_every=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_prune_on_cuda(optimizer):
+    large = RBFN(6, 32, seed=6, dtype=F64)
+    cfg = dict(optimizer=optimizer, max_iterations=40 if optimizer == "lbfgs" else 100, learning_rate=1e-2)
+    on_gpu = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(device="cuda", **cfg))
+    on_cpu = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(device="cpu", **cfg))
+    assert on_gpu.loss == pytest.approx(_brute_loss(large, on_gpu.model, 0.5), rel=1e-9)
+    assert on_gpu.loss <= 1.2 * on_cpu.loss
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_prune_cuda_graph_iterations_equal_eager_ones():
+    """Past the history's fill the L-BFGS iteration is replayed from one captured CUDA graph;
+    it gives the eager iterations' result."""
+    large = RBFN(6, 32, seed=6, dtype=F64)
+    cfg = dict(device="cuda", max_iterations=40, history_size=8, check_every=5, line_search="batched")
+    graph = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(graph=True, **cfg))
+    eager = prune(large, 4, Bernoulli(0.5), 3, seed=2, config=PruneConfig(graph=False, **cfg))
+    assert graph.iterations == eager.iterations
+    assert graph.loss == pytest.approx(eager.loss, rel=1e-9)
