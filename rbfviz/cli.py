@@ -139,7 +139,7 @@ def add_config_options(parser: argparse.ArgumentParser, cls, *, aliases=None, ti
     ``batch_size``), typed, documented and defaulted from the class itself
     (:func:`rbfviz.core.validate.config_fields`).  An option that is not given is not set, so
     :func:`config_from_args` leaves the class default in place."""
-    from rbfviz.core.validate import config_fields
+    from rbfviz.core.validate import AutoBool, config_fields
 
     aliases = aliases or {}
     group = parser.add_argument_group(title or f"{cls.__name__} settings ({cls.__module__}.{cls.__name__})")
@@ -150,6 +150,8 @@ def add_config_options(parser: argparse.ArgumentParser, cls, *, aliases=None, ti
         flags = [_dashed(f.name), *aliases.get(f.name, ())]
         if f.type is bool:
             group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+        elif f.type is AutoBool:
+            group.add_argument(*flags, type=AutoBool.parse, nargs="?", const=True, metavar="auto|on|off", **kw)
         elif f.type is tuple:
             group.add_argument(*flags, nargs=len(f.default), type=float, metavar="FLOAT", **kw)
         else:

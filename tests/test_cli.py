@@ -21,7 +21,7 @@ from rbfviz.core.model import RBFN
 from rbfviz.core.prune import PruneConfig
 from rbfviz.core.store import FORMAT_NAME, content_hash, load_model, save_model
 from rbfviz.core.train import TrainConfig
-from rbfviz.core.validate import config_fields
+from rbfviz.core.validate import AutoBool, config_fields
 from rbfviz.data.barriers import GeneratorConfig
 from rbfviz.data.datasets import Dataset, write_26d
 
@@ -56,6 +56,8 @@ def _sample_value(cls, f):
     """A valid value of field ``f`` that differs from its default."""
     if f.type is bool:
         candidates = [not f.default]
+    elif f.type is AutoBool:
+        candidates = [c for c in ("auto", True, False) if c != f.default]
     elif f.type is int:
         candidates = [3 if f.default is None else f.default + 1]
     elif f.type is float:
@@ -63,7 +65,7 @@ def _sample_value(cls, f):
     elif f.type is tuple:
         candidates = [(0.3, 0.7)]
     else:
-        candidates = [c for c in ("cpu", "adam", "float64", "never", "cuda") if c != f.default]
+        candidates = [c for c in ("cpu", "adam", "float64", "never", "cuda", "batched") if c != f.default]
     for value in candidates:
         try:
             cls(**{f.name: value})
@@ -79,6 +81,8 @@ def _to_argv(f, value):
         return [flag if value else "--no-" + flag[2:]]
     if f.type is tuple:
         return [flag, *map(str, value)]
+    if f.type is AutoBool:
+        return [flag, {True: "on", False: "off"}.get(value, value)]
     return [flag, str(value)]
 
 
@@ -200,13 +204,14 @@ def test_cancel_in_the_first_epoch_leaves_an_existing_out_untouched(tiny_data, t
 
 
 def test_ctrl_c_signal_in_the_first_epoch_is_handled(tiny_data, tmp_path, capsys, monkeypatch):
-    """A real SIGINT during the first epoch: the handler sets the cancel event, nothing is saved."""
+    """A real SIGINT during the first minibatch: the handler sets the cancel event, training stops
+    at the end of that epoch (cancel is checked per epoch, and every 256 minibatches), and only a
+    network that has finished that epoch replaces the existing file."""
     import os
     import signal
 
     out = tmp_path / "net.safetensors"
     save_model(RBFN(26, 5, seed=7), out)
-    before = out.read_bytes()
     real = train_module.batch_squared_error_and_grads
     calls = []
 
@@ -217,8 +222,10 @@ def test_ctrl_c_signal_in_the_first_epoch_is_handled(tiny_data, tmp_path, capsys
         return real(*args)
 
     monkeypatch.setattr(train_module, "batch_squared_error_and_grads", step)
-    assert cli.main(_train_args(tiny_data, out, "--batch-size", "8")) == cli.EXIT_CANCELLED
-    assert out.read_bytes() == before and len(calls) == 1
+    assert cli.main(_train_args(tiny_data, out, "--batch-size", "8", "--compile", "off")) == cli.EXIT_CANCELLED
+    model = load_model(out)
+    assert model.num_centroids == 3 and model.metadata["train"]["epochs"] == 1  # one finished epoch, no more
+    assert model.metadata["train"]["cancelled"] is True
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
@@ -235,14 +242,15 @@ def test_force_saves_the_untrained_network(tiny_data, tmp_path):
 def test_cancel_after_an_epoch_saves_the_best_so_far(tiny_data, tmp_path, capsys, monkeypatch):
     out = tmp_path / "net.safetensors"
     cancel = threading.Event()
-    real = train_module.mean_squared_error
+    real = train_module.batch_squared_error_and_grads
 
-    def validate_then_cancel(*args, **kwargs):
-        cancel.set()  # Ctrl-C after the first epoch's training pass
-        return real(*args, **kwargs)
+    def step_then_cancel(*args):
+        cancel.set()  # Ctrl-C during the first epoch's training pass: it finishes, then stops
+        return real(*args)
 
-    monkeypatch.setattr(train_module, "mean_squared_error", validate_then_cancel)
-    assert cli.main(_train_args(tiny_data, out), cancel=cancel) == cli.EXIT_CANCELLED
+    monkeypatch.setattr(train_module, "batch_squared_error_and_grads", step_then_cancel)
+    args = _train_args(tiny_data, out, "--batch-size", "8", "--compile", "off")
+    assert cli.main(args, cancel=cancel) == cli.EXIT_CANCELLED
     model = load_model(out)
     assert model.metadata["train"]["epochs"] == 1 and model.metadata["train"]["cancelled"] is True
     assert "cancelled: best so far" in capsys.readouterr().out

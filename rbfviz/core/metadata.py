@@ -343,13 +343,16 @@ class TrainInfo:
     epochs: int | None = None
     best_epoch: int | None = None
     cancelled: bool = False
+    compiled: bool = False  # whether the gradient step ran compiled (torch.compile)
+    graph_captured: bool = False  # whether each epoch ran as a captured CUDA graph
     seconds: float | None = None
     n_train: int | None = None
     n_val: int | None = None
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self.config) if self.config is not None else {}
-        out.update({k: getattr(self, k) for k in ("epochs", "best_epoch", "cancelled", "seconds", "n_train", "n_val")})
+        run = ("epochs", "best_epoch", "cancelled", "compiled", "graph_captured", "seconds", "n_train", "n_val")
+        out.update({k: getattr(self, k) for k in run})
         return {k: v for k, v in out.items() if v is not None}
 
     @classmethod
@@ -364,6 +367,8 @@ class TrainInfo:
             epochs=r.integer("epochs"),
             best_epoch=r.integer("best_epoch", low=-1),
             cancelled=r.boolean("cancelled", default=False),
+            compiled=r.boolean("compiled", default=False),
+            graph_captured=r.boolean("graph_captured", default=False),
             seconds=r.number("seconds"),
             n_train=r.integer("n_train"),
             n_val=r.integer("n_val"),

@@ -228,7 +228,7 @@ def _record(model, config, device, result, n_train, n_val, scale):
             **asdict(config),
             "device": str(device),
             "compiled": result.compiled,
-            "graph": result.graph,
+            "graph_captured": result.graph,
             "epochs": len(result.history),
             "best_epoch": result.best_epoch,
             "cancelled": result.cancelled,

@@ -127,6 +127,25 @@ def check_occupations(name: str, X, *, num_sites: int = NUM_SITES) -> np.ndarray
 
 
 # --------------------------------------------------------------------------- settings dataclasses
+class AutoBool:
+    """The type of a tri-state setting annotated ``bool | str``: ``True``, ``False`` or ``"auto"``
+    (e.g. ``TrainConfig.compile``: "auto" lets the library decide)."""
+
+    CHOICES = ("auto", True, False)
+
+    @staticmethod
+    def parse(text: str):
+        """``"auto"``, or a bool from on/off/true/false/yes/no/1/0 (the command line's spelling)."""
+        low = str(text).strip().lower()
+        if low == "auto":
+            return "auto"
+        if low in ("1", "true", "on", "yes"):
+            return True
+        if low in ("0", "false", "off", "no"):
+            return False
+        raise ValueError(f"expected auto, on or off; got {text!r}")
+
+
 @dataclass(frozen=True)
 class ConfigField:
     """One field of a settings dataclass (``TrainConfig``, ``PruneConfig``, ``GeneratorConfig``):
@@ -138,7 +157,8 @@ class ConfigField:
     name : str
         The field's name.
     type : type
-        ``int``, ``float``, ``str``, ``bool`` or ``tuple`` (a tuple of numbers).
+        ``int``, ``float``, ``str``, ``bool``, ``tuple`` (a tuple of numbers) or :class:`AutoBool`
+        (``bool | str``: True, False or "auto").
     optional : bool
         Whether ``None`` is allowed (an annotation ``X | None``).
     default : object
@@ -172,7 +192,9 @@ class ConfigField:
         if value is None and self.optional:
             return None
         kinds = {int: "an int", float: "a real number", str: "a string", bool: "a bool", tuple: "a list of numbers"}
+        kinds[AutoBool] = 'true, false or "auto"'
         ok = {
+            AutoBool: lambda v: isinstance(v, (bool, np.bool_)) or v == "auto",
             bool: lambda v: isinstance(v, (bool, np.bool_)),
             int: lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)),
             float: lambda v: (
@@ -194,7 +216,7 @@ class ConfigField:
             return float(value)
         if self.type is int:
             return int(value)
-        if self.type is bool:
+        if self.type is bool or (self.type is AutoBool and value != "auto"):
             return bool(value)
         if self.type is tuple:
             return tuple(value)
@@ -277,7 +299,9 @@ def config_fields(cls) -> list[ConfigField]:
         if optional:
             hint = next(a for a in args if a is not type(None))
         base = typing.get_origin(hint) or hint
-        if base not in (int, float, str, bool, tuple):
+        if set(typing.get_args(hint)) == {bool, str}:
+            base = AutoBool
+        if base not in (int, float, str, bool, tuple, AutoBool):
             raise TypeError(f"{cls.__name__}.{f.name}: unsupported setting type {hints[f.name]!r}")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         out.append(ConfigField(f.name, base, optional, default, docs.get(f.name, "")))
