@@ -16,46 +16,25 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
-
 import param
 
-_COMMENT = re.compile(r"^\s+(\w+)\s*:[^=#]*=[^#]*#\s*(.+)$")
+from rbfviz.core.validate import AutoBool, ConfigField, config_fields
 
 
 # --------------------------------------------------------------------------- small pieces
-def field_docs(config_cls) -> dict[str, str]:
-    """Field name -> one-line doc, from the class's field comments or its numpydoc Parameters."""
-    docs: dict[str, str] = {}
-    try:
-        source = inspect.getsource(config_cls)
-    except (OSError, TypeError):
-        source = ""
-    for line in source.splitlines():
-        m = _COMMENT.match(line)
-        if m:
-            docs.setdefault(m.group(1), m.group(2).strip())
-    lines = (config_cls.__doc__ or "").splitlines()
-    for i, line in enumerate(lines):  # "name, other : type, default=..." followed by an indented description
-        m = re.match(r"^\s{4}([\w, ]+) : ", line)
-        if m and i + 1 < len(lines) and lines[i + 1].startswith(" " * 8):
-            for name in m.group(1).split(","):
-                docs.setdefault(name.strip(), lines[i + 1].strip())
-    return docs
-
-
-def _parameter(field: dataclasses.Field, doc: str) -> param.Parameter:
-    default = field.default
-    kind = str(field.type).replace(" ", "")
-    allow_none = default is None or "None" in kind
-    if kind.startswith("bool") or isinstance(default, bool):
+def _parameter(field: ConfigField, doc: str) -> param.Parameter:
+    """The ``param`` parameter of one settings field (type, default and None-ness from the field)."""
+    default, allow_none = field.default, field.optional
+    if field.type is bool:
         return param.Boolean(default=default, doc=doc)
-    if kind.startswith("int") or isinstance(default, int):
+    if field.type is AutoBool:
+        return param.Selector(default=default, objects=list(AutoBool.CHOICES), doc=doc)
+    if field.type is int:
         return param.Integer(default=default, allow_None=allow_none, doc=doc)
-    if kind.startswith("float") or isinstance(default, float):
+    if field.type is float:
         return param.Number(default=default, allow_None=allow_none, doc=doc)
+    if field.type is tuple:
+        return param.NumericTuple(default=default, length=len(default), doc=doc)
     return param.String(default=default, allow_None=allow_none, doc=doc)
 
 
@@ -63,17 +42,18 @@ def _parameter(field: dataclasses.Field, doc: str) -> param.Parameter:
 def config_params(config_cls, names, **overrides) -> dict[str, param.Parameter]:
     """``param`` parameters for the fields ``names`` of the frozen dataclass ``config_cls``.
 
-    Defaults come from the dataclass; ``overrides`` maps a name to a ready Parameter for the few
-    fields whose widget needs a choice list (e.g. ``device``).  A name that is not a field of the
-    dataclass is an error, so a renamed library setting cannot drift from the app.
+    Defaults and docs come from the dataclass (:func:`rbfviz.core.validate.config_fields`, the
+    same description the CLI options and the model-file schema use); ``overrides`` maps a name to
+    a ready Parameter for the few fields whose widget needs a choice list (e.g. ``device``).  A
+    name that is not a field of the dataclass is an error, so a renamed library setting cannot
+    drift from the app.
     """
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    docs = field_docs(config_cls)
+    fields = {f.name: f for f in config_fields(config_cls)}
     out = {}
     for name in names:
         if name not in fields:
             raise ValueError(f"{config_cls.__name__} has no field {name!r}; fields: {sorted(fields)}")
-        doc = f"{config_cls.__name__}.{name}: {docs.get(name, name.replace('_', ' '))}"
+        doc = f"{config_cls.__name__}.{name}: {fields[name].doc or name.replace('_', ' ')}"
         out[name] = overrides.get(name) or _parameter(fields[name], doc)
         out[name].doc = doc
     return out
@@ -97,5 +77,5 @@ def build_config(config_cls, obj: param.Parameterized, names, **extra):
 
 def config_defaults(config_cls, names) -> dict:
     """The dataclass defaults of ``names`` (used by tests and by the reset button of a view)."""
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    fields = {f.name: f for f in config_fields(config_cls)}
     return {name: fields[name].default for name in names}
