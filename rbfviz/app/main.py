@@ -53,7 +53,8 @@ class Dashboard(pn.viewable.Viewer):
             "Compare": CompareView(comparison=Comparison(state=s)),
             "Export": ExportView(settings=ExportSettings(state=s)),
         }
-        self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=True, sizing_mode="stretch_width")
+        # not dynamic: a 3D pane, once shown, is never removed from the page (Panel's VTK view fails on removal)
+        self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=False, sizing_mode="stretch_width")
         self._tabs.param.watch(self._on_tab, "active")
 
     def show(self, name: str) -> None:
@@ -61,9 +62,8 @@ class Dashboard(pn.viewable.Viewer):
         self._tabs.active = TABS.index(name)
 
     def _on_tab(self, event):
-        name = TABS[event.new]
-        if name in LAZY_TABS:
-            self.views[name].active = True
+        for lazy in LAZY_TABS:  # scenes are built when first shown and updated only while shown
+            self.views[lazy].active = lazy == TABS[event.new]
 
     def shutdown(self) -> None:
         """Cancel running work (called when the browser session ends)."""

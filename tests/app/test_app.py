@@ -178,9 +178,9 @@ def test_dashboard_layout_and_lazy_tabs(tmp_path, tiny_models):
     layout = app.__panel__()
     assert isinstance(layout, pn.Column)
     proto = app.views["Prototypes"]
-    assert not proto.active and len(proto._grid.objects) == 0  # nothing heavy before the tab is shown
+    assert not proto.active and proto._page_scene is None  # nothing heavy before the tab is shown
     app.show("Prototypes")
-    assert proto.active and len(proto._grid.objects) == min(PER_PAGE, 8)
+    assert proto.active and proto._page_scene.scene.shown == min(PER_PAGE, 8)  # one scene for the page
     assert isinstance(proto._detail.objects[0], AbstractVTK)
     assert len(proto._table.value) == 26
     assert proto._strip.object[:4] == b"\x89PNG"  # the four viewpoints side by side
