@@ -22,6 +22,7 @@ import param
 
 from rbfviz.app.compare import CompareView, Comparison
 from rbfviz.app.export import ExportSettings, ExportView
+from rbfviz.app.lattice import LatticeView
 from rbfviz.app.networks import NetworksView
 from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
 from rbfviz.app.prune import PruneTask, PruneView
@@ -31,8 +32,8 @@ from rbfviz.app.workspace import Workspace
 
 # --------------------------------------------------------------------------- constants
 EXTENSIONS = ("vtk", "tabulator")
-TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export")
-LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare"}  # built when first shown
+TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Lattice", "Export")
+LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare", "Lattice": "lattice"}  # built when first shown
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -51,6 +52,7 @@ class Dashboard(pn.viewable.Viewer):
             "Prune": PruneView(task=self.prune_task),
             "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s)),
             "Compare": CompareView(comparison=Comparison(state=s)),
+            "Lattice": LatticeView(),
             "Export": ExportView(settings=ExportSettings(state=s)),
         }
         # not dynamic: a 3D pane, once shown, is never removed from the page (Panel's VTK view fails on removal)

@@ -65,7 +65,7 @@ _SHORT_GROUP = {
     "I1": "1nn of initial",
     "F1": "1nn of final",
     "P2": "2nn, (001) plane",
-    "Q2": "2nn, (1-10) plane",
+    "Q2": "2nn, (1\u030510) plane",
 }
 
 

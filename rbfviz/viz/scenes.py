@@ -69,6 +69,7 @@ from rbfviz.viz.style import (
 
 # --------------------------------------------------------------------------- constants
 SHEET_RESOLUTION = 16  # lower resolution for sheets of many small panels
+SHEET_KEY = "red > 0, blue < 0, opacity |value|/{t:g}\ngold: migrating atom, cage: vacancy"
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -273,6 +274,9 @@ def prototype_plotter(
     add_text(pl, view_label(view), position="upper_right", font_size=fs, color=TEXT_COLOR, name="view")
     if legend:
         _add_legend(pl)
+        add_text(
+            pl, f"opacity = |value| / {threshold:g}", position="lower_left", font_size=fs, color=TEXT_COLOR, name="key"
+        )
     set_camera(pl, view, parallel=parallel)
     return pl
 
@@ -402,6 +406,7 @@ def prototype_sheet(
     images: bool = False,
     transparent: bool = False,
     bonds: bool = True,
+    numbers=None,
 ):
     """Sheets of prototypes × views, like the paper's Figures B.6-B.11.
 
@@ -429,6 +434,11 @@ def prototype_sheet(
     transparent : bool, default=False
         Transparent background for the images.
     bonds : bool, default=True
+    numbers : sequence of int, optional
+        The 0-based numbers to write for the prototypes (e.g. their indices in the whole network
+        when ``model`` holds a chosen few); default: their indices in ``model``.
+
+    Every sheet carries the key (colour, opacity rule, jump pair) in its last panel.
 
     Returns
     -------
@@ -463,7 +473,7 @@ def prototype_sheet(
                 if c == 0:
                     add_text(
                         pl,
-                        f"({k + 1})  \u03b2 = {p.weights_ev[k]:+.3f} eV",
+                        f"({(k if numbers is None else int(numbers[k])) + 1})  \u03b2 = {p.weights_ev[k]:+.3f} eV",
                         position="lower_left",
                         font_size=fs,
                         color=TEXT_COLOR,
@@ -471,6 +481,8 @@ def prototype_sheet(
                 if r == 0:
                     add_text(pl, view_label(view), position="upper_right", font_size=fs, color=(0.35, 0.35, 0.35))
                 set_camera(pl, view)
+        pl.subplot(rows - 1, cols - 1)
+        add_text(pl, SHEET_KEY.format(t=threshold), position="lower_left", font_size=max(5, fs - 2), color=TEXT_COLOR)
         if images:
             img = pl.screenshot(None, transparent_background=transparent, return_img=True)
             pl.close()
@@ -738,8 +750,9 @@ class PrototypeScene:
         plane.visibility = normal.visibility = True
 
     def screenshot(self, transparent: bool = False) -> np.ndarray:
-        """The window rendered off-screen (uint8 RGB or RGBA)."""
-        return np.asarray(self.plotter.screenshot(None, transparent_background=transparent, return_img=True))
+        """The window rendered off-screen (uint8 RGB or RGBA), a fresh copy."""
+        self.plotter.render()  # PyVista's screenshot reuses the last frame unless told to render
+        return np.array(self.plotter.screenshot(None, transparent_background=transparent, return_img=True))
 
     def close(self) -> None:
         self.plotter.close()

@@ -128,13 +128,13 @@ class Reference:
         idx = weight_order(p.weights_ev, order)[page * PER_PAGE : (page + 1) * PER_PAGE]
         scene = self._scene("page")
         scene.show([(p.centroids[i], "") for i in idx])
-        return scene.screenshot(), [int(i) for i in idx]
+        return scene.screenshot().copy(), [int(i) for i in idx]
 
     def detail(self, surface, index, view):
         scene = self._scene("detail")
         scene.set_view(view)
         scene.show([(self.nets[surface].centroids[index], "")])
-        return scene.screenshot()
+        return scene.screenshot().copy()
 
     def compare(self, rank):
         from rbfviz.viz.prototypes import prototype_by_rank
@@ -142,7 +142,7 @@ class Reference:
         items = [(prototype_by_rank(self.nets[s], rank)[0], "") for s in ("100", "110", "111")]
         scene = self._scene("compare")
         scene.show(items, surfaces=["100", "110", "111"])
-        return scene.screenshot()
+        return scene.screenshot().copy()
 
 
 # --------------------------------------------------------------------------- the session
