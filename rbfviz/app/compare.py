@@ -134,8 +134,9 @@ class CompareView(pn.viewable.Viewer):
                 continue
             values, beta, i = proto
             surface = entry.surface
-            head = f"{surface_label(surface)} · normal {surface_normal_label(surface)}" if surface else "no surface"
-            items.append((values, f"{name} · ({i + 1}) β = {beta:+.3f} eV", head))
+            where = f"{surface_label(surface)} " if surface else ""
+            normal = f" · normal {surface_normal_label(surface)}" if surface else ""
+            items.append((values, f"{where}({i + 1}) β = {beta:+.3f} eV", "", f"{name}{normal}"))
             surfaces.append(surface)
         self._live.scene.show(items, surfaces=surfaces)
         self._live.send(self.active)

@@ -234,6 +234,13 @@ class PrototypeBrowser(param.Parameterized):
         df["group meaning"] = [GROUP_DESCRIPTIONS[g].replace("(1-10)", "(1\u030510)") for g in df["group"]]
         return df
 
+    def ranks(self) -> dict[int, int]:
+        """Stored index -> rank by |β| (1 = largest), whatever the display order."""
+        from rbfviz.viz.prototypes import weight_order
+
+        p = self.prototypes()
+        return {} if p is None else {int(i): r + 1 for r, i in enumerate(weight_order(p.weights_ev))}
+
     def caption(self, i: int) -> str:
         """How prototype ``i`` (stored, 0-based) is named everywhere: ``"(3) β = +0.123 eV"``."""
         p = self.prototypes()
@@ -289,6 +296,8 @@ class PrototypesView(pn.viewable.Viewer):
         )
         self._chart = pn.Column(sizing_mode="stretch_width")
         self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
+        self._labels = pn.widgets.Checkbox(name="site numbers", value=False, css_classes=["rbf-proto-labels"])
+        self._labels.param.watch(lambda e: self._strip_scene is not None and self._draw_strip(), "value")
         self._page_scene = self._detail_scene = self._strip_scene = None
         self._built = {}  # part -> the settings it was last drawn for (redraw only on change)
         b.state.param.watch(self._on_networks, "networks")
@@ -359,16 +368,20 @@ class PrototypesView(pn.viewable.Viewer):
         self._page_scene = LiveScene(page, "rbf-proto-page-scene")
         self._detail_scene = LiveScene(detail, "rbf-proto-detail-scene")
         self._strip_scene = PrototypeScene(
-            len(VIEWPOINTS), panel_size=STRIP_SIZE, resolution=DETAIL_RESOLUTION, web=False, views=list(VIEWPOINTS)
+            len(VIEWPOINTS),
+            panel_size=STRIP_SIZE,
+            resolution=DETAIL_RESOLUTION,
+            web=False,
+            views=list(VIEWPOINTS),
+            site_labels=True,
         )
 
     def _draw_page(self):
         b = self.browser
         p = b.prototypes()
         indices = b.page_indices() if p is not None else []
-        self._page_scene.scene.show(
-            [(p.centroids[i], b.caption(i), f"rank {b.ordered().index(i) + 1}") for i in indices]
-        )
+        ranks = b.ranks()
+        self._page_scene.scene.show([(p.centroids[i], b.caption(i), f"rank {ranks[i]} by |β|") for i in indices])
         for k, button in enumerate(self._captions):
             if k < len(indices):
                 self._caption_index[k] = indices[k]
@@ -415,6 +428,7 @@ class PrototypesView(pn.viewable.Viewer):
             self._strip.object = None
             return
         i = b.selected
+        self._strip_scene.show_labels(self._labels.value)
         self._strip_scene.show([(p.centroids[i], "", view_label(v)) for v in self._strip_scene.views])
         buf = io.BytesIO()
         Image.fromarray(self._strip_scene.screenshot()).save(buf, format="PNG")
@@ -437,7 +451,11 @@ class PrototypesView(pn.viewable.Viewer):
             self._grid,
             self._detail_title,
             pn.Row(pn.Column(self._view, self._detail), self._table),
-            pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̄10], [031])"),
+            pn.Row(
+                pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̄10], [031])"),
+                self._labels,
+                pn.pane.Markdown("(group and value of each site: the table above)"),
+            ),
             self._strip,
             pn.pane.Markdown("#### Site opacity (Figure 5)"),
             pn.pane.HTML(group_key_html(), css_classes=["rbf-group-key"]),

@@ -111,7 +111,7 @@ def jump_arrow(radius: float = SITE_RADIUS) -> pv.PolyData:
     )
 
 
-def surface_meshes(surface: str, size: float = 10.0) -> dict[str, pv.PolyData]:
+def surface_meshes(surface: str, size: float = 8.0) -> dict[str, pv.PolyData]:
     """The surface plane through the jump (translucent square) and an arrow along its outward normal.
 
     The plane holds the migrating atom and the vacant site (the jump [110] lies in all three

@@ -556,6 +556,9 @@ class PrototypeScene:
     views : sequence, optional
         One viewpoint per viewport, each with its own camera (e.g. the four standard views of one
         prototype); by default all viewports share one camera.
+    site_labels : bool, default=False
+        Add site numbers (hidden until :meth:`show_labels`); off-screen pictures only, vtk.js does
+        not draw them.
 
     Examples
     --------
@@ -583,6 +586,7 @@ class PrototypeScene:
         web: bool = True,
         caption_size: int = 13,
         views=None,
+        site_labels: bool = False,
     ):
         from vtkmodules.vtkCommonCore import VTK_FONT_FILE
         from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
@@ -612,7 +616,7 @@ class PrototypeScene:
                 for k, m in jump_meshes(SITE_RADIUS, resolution).items()
             },
         }
-        self._sites, self._captions, self._guides, self._surface = [], [], [], []
+        self._sites, self._captions, self._guides, self._surface, self._labels = [], [], [], [], []
         camera = None
         for k in range(self.rows * self.columns):
             pl.subplot(k // self.columns, k % self.columns)
@@ -628,12 +632,28 @@ class PrototypeScene:
                 spheres.append(a)
             self._sites.append(spheres)
             if surfaces:
-                plane = pl.add_mesh(pv.Plane(), color=SURFACE_COLOR, opacity=0.18, reset_camera=False, render=False)
+                plane = pl.add_mesh(pv.Plane(), color=SURFACE_COLOR, opacity=0.14, reset_camera=False, render=False)
                 normal = pl.add_mesh(
                     pv.Arrow(), color=SURFACE_COLOR, smooth_shading=True, reset_camera=False, render=False
                 )
                 plane.visibility = normal.visibility = False
                 self._surface.append((plane, normal))
+            if site_labels:
+                self._labels.append(
+                    pl.add_point_labels(
+                        sites.positions,
+                        [str(i) for i in range(1, sites.num_sites + 1)],
+                        font_size=max(8, panel_size // 22),
+                        text_color="black",
+                        shape=None,
+                        show_points=False,
+                        always_visible=True,
+                        font_file=FONT_FILE,
+                        reset_camera=False,
+                        render=False,
+                    )
+                )
+                self._labels[-1].visibility = False
             note = vtkCornerAnnotation()
             note.SetLinearFontScaleFactor(caption_size / 2)
             note.SetNonlinearFontScaleFactor(1.0)
@@ -703,9 +723,9 @@ class PrototypeScene:
 
         Parameters
         ----------
-        items : sequence of (values, caption) or (values, caption, corner_text)
+        items : sequence of (values, caption[, upper_right[, lower_left]])
             One prototype (26 values) per viewport, at most ``capacity``; the caption is written
-            in the upper left corner, ``corner_text`` (e.g. the view name) in the upper right.
+            in the upper left corner, the optional texts in the upper right and lower left.
         surfaces : sequence of str or None, optional
             Per item, the surface ("100", "110", "111") whose plane and normal to draw (scenes
             built with ``surfaces=True`` only).
@@ -719,7 +739,7 @@ class PrototypeScene:
         for slot in range(self.rows * self.columns):
             on = slot < len(items)
             if on:
-                values, caption, *rest = items[slot]
+                values, caption, *corners = items[slot]
                 v = _check_values(values, self.sites)
                 colors, op = site_style(v, self.threshold)
                 for a, c, o in zip(self._sites[slot], colors, op):
@@ -727,17 +747,23 @@ class PrototypeScene:
                     a.prop.opacity = float(o)
                     a.visibility = bool(o > 0)
                 self._captions[slot].SetText(2, str(caption))
-                self._captions[slot].SetText(3, str(rest[0]) if rest else "")
+                self._captions[slot].SetText(3, str(corners[0]) if len(corners) > 0 else "")
+                self._captions[slot].SetText(0, str(corners[1]) if len(corners) > 1 else "")
             else:
                 for a in self._sites[slot]:
                     a.visibility = False
-                self._captions[slot].SetText(2, "")
-                self._captions[slot].SetText(3, "")
+                for corner in (0, 2, 3):
+                    self._captions[slot].SetText(corner, "")
             for a in self._guides[slot]:
                 a.visibility = on
             if self._surface:
                 self._set_surface(slot, surfaces[slot] if on else None)
         self.shown = len(items)
+
+    def show_labels(self, on: bool = True) -> None:
+        """Show or hide the site numbers (scenes built with ``site_labels=True``)."""
+        for actor in self._labels:
+            actor.visibility = bool(on)
 
     def _set_surface(self, slot: int, surface) -> None:
         plane, normal = self._surface[slot]

@@ -172,17 +172,19 @@ class Session:
                 break
             self.page.wait_for_timeout(250)
         else:
-            self.shot(step + "-FAILED")
+            self.shot(step + "-FAILED", css)
             raise AssertionError(f"{step}: {css} never matched the library's render:\n seen {seen}\n want {expected}")
-        self.shot(step)
+        self.shot(step, css)
         assert not self.errors, f"page errors by step {step}: {self.errors}"
         live = self.page.evaluate("window.__liveGL()")
         assert live <= MAX_LIVE_CONTEXTS, f"{step}: {live} live WebGL contexts"
-        self.steps.append(f"{step}: matched, {live} live WebGL contexts")
+        zero = sum("zero size" in m for m in self.console)
+        self.steps.append(f"{step}: matched, {live} live WebGL contexts, {zero} 'zero size' messages so far")
         return reference
 
-    def shot(self, step: str) -> None:
+    def shot(self, step: str, css: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.locator(css).first.scroll_into_view_if_needed()
         n = len(list(SHOTS.glob("*.png")))
         self.page.screenshot(path=str(SHOTS / f"{n:02d}-{step}.png"), full_page=False)
 

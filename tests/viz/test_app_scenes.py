@@ -131,3 +131,13 @@ def test_failed_export_raises_instead_of_an_empty_download(app):
     with pytest.raises(ValueError, match="prototypes 1 to"):
         view._bytes()
     assert "Error" in s.message
+
+
+def test_lattice_view_draws_figure2_with_explained_groups(app):
+    view = app.views["Lattice"]
+    assert view._image.object is None  # nothing before the tab is shown
+    app.show("Lattice")
+    assert view._image.object[:4] == b"\x89PNG"
+    table = view._table.value
+    assert len(table) == 26 and table["group meaning"].str.len().min() > 10
+    assert not table["group meaning"].str.contains("1-10").any()  # written [1̄10] / (1̄10)
