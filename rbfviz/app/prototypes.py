@@ -36,7 +36,9 @@ VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[0
 #   leaves it) or with Ctrl/Shift/Alt held;
 # * Panel 1.9's synchronized VTK view deletes its vtk.js render window on every scene update but
 #   leaves that window's listener on the browser window's "resize" event, which then throws on
-#   every resize; the guard removes the old listener when the view makes its next render window.
+#   every resize; the guard removes the old listener when the view makes its next render window;
+# * it also makes each render window before its container is in the page, so the first frame is
+#   drawn at zero size; the guard puts the (sized) container in place first.
 SCENE_SCRIPT = """
 if (!window.__rbfScenes) {
   window.__rbfScenes = true;
@@ -52,21 +54,34 @@ if (!window.__rbfScenes) {
     if (!scene || e.ctrlKey || e.shiftKey || e.altKey || e.metaKey || scene === focused) return;
     e.stopPropagation();  /* vtk.js never sees it, so it does not call preventDefault: the page scrolls */
   }, {capture: true, passive: true});
+  const patch = (proto) => {
+    if (proto.__rbfGuarded) return;
+    proto.__rbfGuarded = true;  /* vtk.js objects are frozen: remember each view's window instead */
+    const init = proto.init_vtk_renwin;
+    proto.init_vtk_renwin = function () {
+      if (this.__rbfRenwin) window.removeEventListener('resize', this.__rbfRenwin.resize);
+      /* Panel makes the window before putting its container in the page, so vtk.js's first frame
+         is drawn at zero size (hundreds of GL warnings per scene); give it its place first. */
+      const c = this._vtk_container;
+      if (c && !c.isConnected && this.shadow_el && this.shadow_el.isConnected) {
+        c.style.width = this.model.width + 'px';
+        c.style.height = this.model.height + 'px';
+        this.shadow_el.appendChild(c);
+      }
+      init.call(this);
+      this.__rbfRenwin = this._vtk_renwin;
+    };
+  };
   const isScene = (v) => v.model && 'arrays_processed' in v.model && 'init_vtk_renwin' in v;
+  try {
+    const model = window.Bokeh.Models.get('panel.models.vtk.VTKSynchronizedPlot');
+    if (model && model.prototype.default_view) patch(model.prototype.default_view.prototype);
+  } catch (e) { /* the registry differs between Bokeh versions: found from a live view below */ }
   const timer = setInterval(() => {
     if (!window.Bokeh || !window.Bokeh.index) return;
     for (const view of window.Bokeh.index.query(isScene)) {
-      view.__rbfRenwin = view._vtk_renwin;
-      const proto = Object.getPrototypeOf(view);
-      if (!proto.__rbfGuarded) {  /* vtk.js objects are frozen: remember each view's window instead */
-        proto.__rbfGuarded = true;
-        const init = proto.init_vtk_renwin;
-        proto.init_vtk_renwin = function () {
-          if (this.__rbfRenwin) window.removeEventListener('resize', this.__rbfRenwin.resize);
-          init.call(this);
-          this.__rbfRenwin = this._vtk_renwin;
-        };
-      }
+      if (!view.__rbfRenwin) view.__rbfRenwin = view._vtk_renwin;
+      patch(Object.getPrototypeOf(view));
       clearInterval(timer);
     }
   }, 100);
@@ -450,7 +465,7 @@ class PrototypesView(pn.viewable.Viewer):
             pn.Row(self._prev, self._next, self._page_label),
             self._grid,
             self._detail_title,
-            pn.Row(pn.Column(self._view, self._detail), self._table),
+            pn.Row(pn.Column(self._view, self._detail, scene_key(width=DETAIL_SIZE)), self._table),
             pn.Row(
                 pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̄10], [031])"),
                 self._labels,

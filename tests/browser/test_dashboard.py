@@ -225,6 +225,18 @@ def test_compare_shows_three_surfaces(app):
     while (changed := (np.abs(third() - before) > 40).mean()) <= 0.02 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert changed > 0.02, f"third scene did not follow the first one's camera ({changed:.3%} pixels changed)"
+    # the wheel over a scene scrolls the page; after a click in the scene it zooms the scene instead
+    page.mouse.click(10, 10)  # a click outside: no scene has focus
+    page.evaluate("window.scrollTo(0, 0)")
+    shown = third()
+    box = scene.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 8, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 400)
+    deadline = time.monotonic() + 30
+    while page.evaluate("document.scrollingElement.scrollTop") == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate("document.scrollingElement.scrollTop") > 0, "the wheel did not scroll the page"
+    assert (np.abs(third() - shown) > 40).mean() < 0.01, "the wheel zoomed a scene that had no focus"
 
 
 def test_export_downloads_png_and_pdf(app):

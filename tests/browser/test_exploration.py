@@ -155,6 +155,9 @@ class Session:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("console", lambda m: self.console.append(m.text))
 
+    def zero_size(self) -> int:
+        return sum("zero size" in m for m in self.console)
+
     def grab(self, css: str) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(self.page.locator(css).first.screenshot())).convert("RGB"))
 
@@ -215,6 +218,7 @@ def test_whole_exploration_keeps_scenes_right(page, serve_app, tmp_path):
     tab(page, "Prototypes")
     last, idx = ref.page("100", "weight", 0)
     last = s.expect("prototypes-100", grid, last, 2, 4)
+    first_frames = s.zero_size()  # a scene's first frame may be drawn before its place exists
     for surface in ("110", "111"):
         s.select_network(surface)
         img, idx = ref.page(surface, "weight", 0)
@@ -237,8 +241,10 @@ def test_whole_exploration_keeps_scenes_right(page, serve_app, tmp_path):
     page.locator(".rbf-proto-view button", has_text="[031]").click()
     s.expect("view-[031]", detail, ref.detail("111", chosen, "[031]"), 1, 1)
 
+    assert s.zero_size() == first_frames, "a scene update was drawn at zero size"
     tab(page, "Compare")
     cmp1 = s.expect("compare", comp, ref.compare(1), 1, 4)
+    first_frames = s.zero_size()
     box = page.locator(".rbf-compare-rank input")
     box.fill("2")
     box.press("Enter")
@@ -247,6 +253,6 @@ def test_whole_exploration_keeps_scenes_right(page, serve_app, tmp_path):
     s.expect("back-to-prototypes", grid, ref.page("111", "index", 1)[0], 2, 4)
     tab(page, "Compare")
     s.expect("compare-again", comp, ref.compare(2), 1, 4)
-    zero = sum("zero size" in m for m in s.console)
-    print("\n".join(s.steps), f"\n'zero size' console messages in the session: {zero}")
+    assert s.zero_size() == first_frames, "a scene update or a hidden tab was drawn at zero size"
+    print("\n".join(s.steps), f"\n'zero size' console messages in the session: {s.zero_size()}")
     assert not s.errors, s.errors
