@@ -28,6 +28,7 @@ DETAIL_SIZE = 430  # px
 THUMB_RESOLUTION = 10  # sphere resolution of the page scene
 DETAIL_RESOLUTION = 16
 STRIP_SIZE = 240  # px per view in the static strip of the four standard viewpoints
+AFTER_TICK_MS = 400  # the scenes' messages leave before the strip and chart are drawn (they block the loop)
 ORDERS = {"by |β|": "weight", "by index": "index"}
 VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[031]": "[031]"}  # label -> view
 
@@ -164,7 +165,7 @@ def after_this_tick(callback) -> None:
     """Run ``callback`` once the current change has been sent to the browser (now, outside a server)."""
     doc = pn.state.curdoc
     if doc is not None and doc.session_context is not None:
-        doc.add_timeout_callback(callback, 50)
+        doc.add_timeout_callback(callback, AFTER_TICK_MS)
     else:
         callback()
 
@@ -312,7 +313,7 @@ class PrototypesView(pn.viewable.Viewer):
         self._chart = pn.Column(sizing_mode="stretch_width")
         self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
         self._labels = pn.widgets.Checkbox(name="site numbers", value=False, css_classes=["rbf-proto-labels"])
-        self._labels.param.watch(lambda e: self._strip_scene is not None and self._draw_strip(), "value")
+        self._labels.param.watch(lambda e: self._page_scene is not None and self._draw_strip(), "value")
         self._page_scene = self._detail_scene = self._strip_scene = None
         self._built = {}  # part -> the settings it was last drawn for (redraw only on change)
         b.state.param.watch(self._on_networks, "networks")
@@ -375,21 +376,12 @@ class PrototypesView(pn.viewable.Viewer):
             after_this_tick(lambda: [draw() for _, _, draw in later])
 
     def _build_scenes(self):
-        from rbfviz.data.lattice import VIEWPOINTS
         from rbfviz.viz.scenes import PrototypeScene
 
         page = PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
         detail = PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view)
         self._page_scene = LiveScene(page, "rbf-proto-page-scene")
         self._detail_scene = LiveScene(detail, "rbf-proto-detail-scene")
-        self._strip_scene = PrototypeScene(
-            len(VIEWPOINTS),
-            panel_size=STRIP_SIZE,
-            resolution=DETAIL_RESOLUTION,
-            web=False,
-            views=list(VIEWPOINTS),
-            site_labels=True,
-        )
 
     def _draw_page(self):
         b = self.browser
@@ -442,6 +434,18 @@ class PrototypesView(pn.viewable.Viewer):
         if p is None or b.selected >= len(p):
             self._strip.object = None
             return
+        if self._strip_scene is None:  # made on first use, after the 3D views have been sent
+            from rbfviz.data.lattice import VIEWPOINTS
+            from rbfviz.viz.scenes import PrototypeScene
+
+            self._strip_scene = PrototypeScene(
+                len(VIEWPOINTS),
+                panel_size=STRIP_SIZE,
+                resolution=DETAIL_RESOLUTION,
+                web=False,
+                views=list(VIEWPOINTS),
+                site_labels=True,
+            )
         i = b.selected
         self._strip_scene.show_labels(self._labels.value)
         self._strip_scene.show([(p.centroids[i], "", view_label(v)) for v in self._strip_scene.views])

@@ -39,6 +39,7 @@ from rbfviz.viz.prototypes import (
     weight_order,
 )
 from rbfviz.viz.render import (
+    NUMBER_OF_PEELS,
     SITE_RADIUS,
     SPHERE_RESOLUTION,
     VIEW_EXTENT,
@@ -493,6 +494,7 @@ def prototype_sheet(
 
 
 # --------------------------------------------------------------------------- live scenes
+WEB_PEELS = 4  # depth-peeling passes in the browser, where WebGL runs in software on servers (SwiftShader)
 WEB_VIEW_ANGLE = 30.0  # degrees: vtk.js's default, since Panel's serializer does not send the view angle
 
 
@@ -620,7 +622,7 @@ class PrototypeScene:
         camera = None
         for k in range(self.rows * self.columns):
             pl.subplot(k // self.columns, k % self.columns)
-            enable_translucency(pl)
+            pl.enable_depth_peeling(number_of_peels=WEB_PEELS if web else NUMBER_OF_PEELS, occlusion_ratio=0.0)
             actors = []
             for mesh, kw in guides.values():
                 actors.append(pl.add_mesh(mesh, reset_camera=False, render=False, **kw))
