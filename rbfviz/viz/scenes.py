@@ -528,8 +528,10 @@ class PrototypeScene:
     The dashboard's 3D areas (a page of prototypes, the enlarged prototype, the comparison of
     surfaces) are each one of these: one window, hence one WebGL context in the browser, with
     ``capacity`` viewports laid out in ``columns`` columns.  Every viewport holds the same actors
-    as :func:`prototype_plotter` (guides, the jump arrow and 26 site spheres on one shared sphere
-    mapper), plus, when ``surfaces`` is set, a surface plane and its normal, and a
+    as :func:`prototype_plotter` (guides, the jump arrow and the 26 site spheres, here merged into one
+    mesh whose per-point RGBA carries each site's colour and opacity, so a viewport is a handful of
+    actors and an update is one small colour array), plus, when ``surfaces`` is set, a surface
+    plane and its normal, and a
     ``vtkCornerAnnotation`` for its caption (which Panel shows as text over the scene).
     :meth:`show` changes colours, opacities, visibility and captions only, so the geometry is
     sent to the browser once.  All viewports share one ``vtkCamera``: turning one turns all.
@@ -566,11 +568,11 @@ class PrototypeScene:
     --------
     >>> scene = PrototypeScene(capacity=2, panel_size=80)
     >>> scene.show([(np.full(26, 1.0), "first"), (np.full(26, -2.0), "second")])
-    >>> scene.site_actor(1, 4).prop.opacity, scene.caption(1)
-    (1.0, 'second')
+    >>> int(scene.site_rgba(1)[4, 3]), scene.caption(1)
+    (255, 'second')
     >>> scene.show([(np.zeros(26), "only")])
-    >>> scene.site_actor(1, 4).visibility, scene.shown
-    (False, 1)
+    >>> int(scene.site_rgba(1)[4, 3]), scene.shown
+    (0, 1)
     >>> scene.close()
     """
 
@@ -590,7 +592,7 @@ class PrototypeScene:
         views=None,
         site_labels: bool = False,
     ):
-        from vtkmodules.vtkCommonCore import VTK_FONT_FILE
+        from vtkmodules.vtkCommonCore import VTK_FONT_FILE, vtkLookupTable
         from vtkmodules.vtkRenderingAnnotation import vtkCornerAnnotation
 
         if not isinstance(capacity, (int, np.integer)) or capacity < 1:
@@ -609,7 +611,14 @@ class PrototypeScene:
         pl = new_plotter(
             shape=(self.rows, self.columns), window_size=(self.columns * panel_size, self.rows * panel_size)
         )
-        mapper = sphere_mapper(SITE_RADIUS, resolution)
+        sphere = pv.Sphere(radius=SITE_RADIUS, theta_resolution=resolution, phi_resolution=resolution)
+        sphere.clear_data()
+        spheres = pv.merge([sphere.translate(p, inplace=False) for p in sites.positions], merge_points=False)
+        self._per_site = sphere.n_points
+        tiny_lut = vtkLookupTable()
+        tiny_lut.SetNumberOfTableValues(2)
+        tiny_lut.Build()
+        spheres["rgba"] = np.zeros((spheres.n_points, 4), dtype=np.uint8)
         guides = {
             "bonds": (bond_mesh(sites), {"color": BOND_COLOR, "line_width": 1.0}),
             "jump": (jump_arrow(SITE_RADIUS), {"color": ARROW_COLOR, "smooth_shading": True}),
@@ -627,12 +636,21 @@ class PrototypeScene:
             for mesh, kw in guides.values():
                 actors.append(pl.add_mesh(mesh, reset_camera=False, render=False, **kw))
             self._guides.append(actors)
-            spheres = []
-            for p in sites.positions:
-                a = site_actor(mapper, p, SIGN_COLORS["positive"], 0.0)
-                pl.add_actor(a, reset_camera=False, render=False)
-                spheres.append(a)
-            self._sites.append(spheres)
+            mesh = spheres.copy(deep=True)  # its own colours; the points are shared by value (sent once)
+            actor = pl.add_mesh(
+                mesh,
+                scalars="rgba",
+                rgba=True,
+                smooth_shading=True,
+                specular=0.25,
+                specular_power=30.0,
+                ambient=0.25,
+                diffuse=0.75,
+                culling="back",
+                reset_camera=False,
+                render=False,
+            )
+            self._sites.append((mesh, actor))
             if surfaces:
                 plane = pl.add_mesh(pv.Plane(), color=SURFACE_COLOR, opacity=0.14, reset_camera=False, render=False)
                 normal = pl.add_mesh(
@@ -669,8 +687,9 @@ class PrototypeScene:
                 camera = pl.renderer.GetActiveCamera()
             elif views is None:
                 pl.renderer.SetActiveCamera(camera)
-            for a in actors + spheres:
+            for a in [*actors, actor, *(self._surface[-1] if surfaces else ())]:
                 a.visibility = False
+                a.mapper.SetLookupTable(tiny_lut)  # unused (direct colours); PyVista's 256 entries cost 24 kB each
         self.plotter = pl
         self.set_view(view)
 
@@ -680,9 +699,11 @@ class PrototypeScene:
         """The VTK render window (give it to ``pn.pane.VTK``)."""
         return self.plotter.ren_win
 
-    def site_actor(self, slot: int, site: int) -> pv.Actor:
-        """The sphere of site ``site`` (0-based) in viewport ``slot``."""
-        return self._sites[slot][site]
+    def site_rgba(self, slot: int) -> np.ndarray:
+        """RGBA (uint8) of the 26 site spheres of viewport ``slot``, shape (n_sites, 4)."""
+        mesh, actor = self._sites[slot]
+        rgba = np.asarray(mesh["rgba"])[:: self._per_site]  # (n_sites, 4)
+        return rgba if actor.visibility else np.zeros_like(rgba)
 
     def caption(self, slot: int, corner: int = 2) -> str:
         """The caption text of a viewport (corner 2 = upper left, 3 = upper right)."""
@@ -744,16 +765,17 @@ class PrototypeScene:
                 values, caption, *corners = items[slot]
                 v = _check_values(values, self.sites)
                 colors, op = site_style(v, self.threshold)
-                for a, c, o in zip(self._sites[slot], colors, op):
-                    a.prop.color = tuple(float(x) for x in c)
-                    a.prop.opacity = float(o)
-                    a.visibility = bool(o > 0)
+                rgba = np.round(np.hstack([colors, op[:, None]]) * 255).astype(np.uint8)  # (n_sites, 4)
+                mesh, actor = self._sites[slot]
+                # a new array, not an in-place change: Panel caches sent arrays by content and object
+                mesh.point_data.set_array(np.repeat(rgba, self._per_site, axis=0), "rgba")  # (n_points, 4)
+                mesh.point_data.active_scalars_name = "rgba"
+                actor.visibility = True
                 self._captions[slot].SetText(2, str(caption))
                 self._captions[slot].SetText(3, str(corners[0]) if len(corners) > 0 else "")
                 self._captions[slot].SetText(0, str(corners[1]) if len(corners) > 1 else "")
             else:
-                for a in self._sites[slot]:
-                    a.visibility = False
+                self._sites[slot][1].visibility = False
                 for corner in (0, 2, 3):
                     self._captions[slot].SetText(corner, "")
             for a in self._guides[slot]:

@@ -51,7 +51,7 @@ def test_prototypes_view_keeps_its_panes_through_selections(app):
     view = app.views["Prototypes"]
     app.show("Prototypes")
     page_pane, detail_pane = view._page_scene.pane, view._detail_scene.pane
-    before = [view._page_scene.scene.site_actor(0, i).prop.opacity for i in range(26)]
+    before = view._page_scene.scene.site_rgba(0)[:, 3] / 255
     b = view.browser
     for key in list(b.choices().values())[:3]:
         b.network = key
@@ -61,11 +61,11 @@ def test_prototypes_view_keeps_its_panes_through_selections(app):
     assert view._page_scene.pane is page_pane and view._detail_scene.pane is detail_pane
     assert view._grid.objects[1].objects[0] is page_pane  # never replaced in the layout
     p = b.prototypes()
-    shown = [view._page_scene.scene.site_actor(0, i).prop.opacity for i in range(26)]
+    shown = view._page_scene.scene.site_rgba(0)[:, 3] / 255
     from rbfviz.viz.prototypes import opacity
 
-    np.testing.assert_allclose(shown, opacity(p.centroids[b.page_indices()[0]]))
-    assert shown != before
+    np.testing.assert_allclose(shown, opacity(p.centroids[b.page_indices()[0]]), atol=1 / 255)
+    assert not np.allclose(shown, before)
     assert view._detail_scene.pane.camera["focalPoint"] is not None
 
 
@@ -92,8 +92,8 @@ def test_compare_shows_rank_and_surfaces_in_one_scene(app):
     assert view._live.pane is pane
     for k, key in enumerate(c.networks):
         values, _, _ = prototype_by_rank(c.state.entry(key).model, 2)
-        got = [view._live.scene.site_actor(k, i).prop.opacity for i in range(26)]
-        np.testing.assert_allclose(got, opacity(values))
+        got = view._live.scene.site_rgba(k)[:, 3] / 255
+        np.testing.assert_allclose(got, opacity(values), atol=1 / 255)
         assert view._live.scene._surface[k][0].visibility
 
 

@@ -35,16 +35,16 @@ def test_scene_updates_in_place_and_hides_unused_viewports(scene):
     rng = np.random.default_rng(0)
     values = [rng.normal(size=26) * 2 for _ in range(3)]
     scene.show([(v, f"p{k}") for k, v in enumerate(values)])
-    actors = [scene.site_actor(k, i) for k in range(3) for i in range(26)]
+    actors = list(scene.plotter.renderers[0].actors.values())
     for k, v in enumerate(values):
         colors, op = site_style(v)
-        got = np.array([scene.site_actor(k, i).prop.opacity for i in range(26)])
-        np.testing.assert_allclose(got, op)
-        np.testing.assert_allclose(scene.site_actor(k, 0).prop.color.float_rgb, colors[0], atol=2 / 255)
+        rgba = scene.site_rgba(k) / 255
+        np.testing.assert_allclose(rgba[:, 3], op, atol=1 / 255)
+        np.testing.assert_allclose(rgba[:, :3], colors, atol=1 / 255)
         assert scene.caption(k) == f"p{k}"
     scene.show([(-values[0], "only")])
-    assert [scene.site_actor(k, i) for k in range(3) for i in range(26)] == actors  # same objects
-    assert scene.shown == 1 and scene.caption(1) == "" and not any(scene.site_actor(2, i).visibility for i in range(26))
+    assert list(scene.plotter.renderers[0].actors.values()) == actors  # the same actors, recoloured
+    assert scene.shown == 1 and scene.caption(1) == "" and not scene.site_rgba(2).any()
     with pytest.raises(ValueError, match="holds 3"):
         scene.show([(values[0], "")] * 4)
 
