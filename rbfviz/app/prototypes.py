@@ -471,7 +471,7 @@ class PrototypesView(pn.viewable.Viewer):
             self._detail_title,
             pn.Row(pn.Column(self._view, self._detail, scene_key(width=DETAIL_SIZE)), self._table),
             pn.Row(
-                pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̄10], [031])"),
+                pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̅10], [031])"),
                 self._labels,
                 pn.pane.Markdown("(group and value of each site: the table above)"),
             ),

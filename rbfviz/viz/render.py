@@ -99,7 +99,7 @@ def jump_arrow(radius: float = SITE_RADIUS) -> pv.PolyData:
     Examples
     --------
     >>> b = jump_arrow().bounds
-    >>> round(b[0], 2) > 0, round(b[1], 2) < round(FINAL_SITE[0] * HALF_A, 2)
+    >>> bool(b[0] > 0), bool(b[1] < FINAL_SITE[0] * HALF_A)
     (True, True)
     """
     start, end = INITIAL_SITE * HALF_A, FINAL_SITE * HALF_A

@@ -300,14 +300,14 @@ def prototype_actors(
     Returns
     -------
     dict of str to pyvista.Actor
-        ``"site-01"`` ... ``"site-26"``, ``"migrating"``, ``"vacancy"`` (and ``"bonds"``).
+        ``"site-01"`` ... ``"site-26"``, ``"migrating"``, ``"vacancy"``, ``"jump"`` (and ``"bonds"``).
 
     Examples
     --------
     >>> pl = pv.Plotter(off_screen=True, window_size=(100, 100))
     >>> actors = prototype_actors(pl, np.ones(26))
     >>> len(actors), round(actors["site-03"].prop.opacity, 2)
-    (29, 0.5)
+    (30, 0.5)
     >>> pl.close()
     """
     v = _check_values(values, sites)
@@ -679,7 +679,7 @@ class PrototypeScene:
             note.SetNonlinearFontScaleFactor(1.0)
             note.SetMaximumFontSize(caption_size)  # off-screen pictures: the same size as in the browser
             note.GetTextProperty().SetColor(*TEXT_COLOR)
-            note.GetTextProperty().SetFontFamily(VTK_FONT_FILE)  # off-screen: DejaVu, which has 1̄ and β
+            note.GetTextProperty().SetFontFamily(VTK_FONT_FILE)  # off-screen: DejaVu, which has 1̅ and β
             note.GetTextProperty().SetFontFile(FONT_FILE)
             pl.renderer.AddViewProp(note)
             self._captions.append(note)

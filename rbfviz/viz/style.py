@@ -10,12 +10,12 @@ One place for the visual conventions of paper §3.2.2 (Figures 4, 5 and B.6-B.11
 * the site groups C, I1, F1, P2, Q2 (:data:`rbfviz.data.lattice.GROUP_DESCRIPTIONS`) have their own
   colours in the charts and the lattice figure;
 * crystal directions are written with an overline for a negative index, one way everywhere
-  (``[1̄10]``, never ``[1-10]`` in anything a reader sees).
+  (``[1̅10]``, never ``[1-10]`` in anything a reader sees).
 
 Examples
 --------
 >>> view_label("[1-10]")
-'[1̄10]'
+'[1̅10]'
 >>> key_lines(threshold=2.0)[0]
 'colour = sign of the value: red > 0, blue < 0'
 """
@@ -57,7 +57,7 @@ def _font_file() -> str:
 FONT_FILE = _font_file()  # VTK's built-in fonts lack β and the combining overline
 
 # --------------------------------------------------------------------------- directions
-OVERLINE = "\u0305"  # combining overline: 1̄
+OVERLINE = "\u0305"  # combining overline: 1̅
 VIEW_LABELS = {"[110]": "[110]", "[001]": "[001]", "[1-10]": "[1\u030510]", "[031]": "[031]"}
 AXIS_LABELS = ("[100]", "[010]", "[001]")  # x, y, z of the scenes
 
@@ -67,8 +67,8 @@ def direction_label(vector, brackets: str = "[]") -> str:
 
     Examples
     --------
-    >>> direction_label((1, -1, 0)), direction_label((1, -1, 1), "()")
-    ('[1̄10]', '(11̄1)')
+    >>> direction_label((-1, 1, 0)), direction_label((1, -1, 1), "()")
+    ('[1̅10]', '(11̅1)')
     """
     v = np.asarray(vector).ravel()
     if v.shape != (3,) or not np.allclose(v, np.round(v)):
@@ -78,12 +78,12 @@ def direction_label(vector, brackets: str = "[]") -> str:
 
 
 def view_label(view) -> str:
-    """How a viewpoint is written for readers: ``"[1-10]"`` -> ``"[1̄10]"``.
+    """How a viewpoint is written for readers: ``"[1-10]"`` -> ``"[1̅10]"``.
 
     Examples
     --------
     >>> view_label("[031]"), view_label((0, -3, 1))
-    ('[031]', '[03̄1]')
+    ('[031]', '[03̅1]')
     """
     if isinstance(view, str):
         if view in VIEW_LABELS:
@@ -101,12 +101,12 @@ def surface_label(surface: str) -> str:
 
 
 def surface_normal_label(surface: str) -> str:
-    """The outward normal of a surface as written in the scenes, e.g. ``"[1̄10]"`` for {110}.
+    """The outward normal of a surface as written in the scenes, e.g. ``"[1̅10]"`` for {110}.
 
     Examples
     --------
     >>> surface_normal_label("110")
-    '[11̄0]'
+    '[11̅0]'
     """
     return direction_label(SURFACE_NORMALS[str(surface).strip("{}")])
 
@@ -164,14 +164,14 @@ def key_html(threshold: float = OPACITY_THRESHOLD, surface: bool = False) -> str
 
 def group_key_lines() -> list[str]:
     """One line per site group explaining its code, e.g. ``'C: 1nn of both initial and final site'``."""
-    return [f"{g}: {GROUP_DESCRIPTIONS[g]}".replace("(1-10)", "(1̄10)") for g in GROUPS]
+    return [f"{g}: {GROUP_DESCRIPTIONS[g]}".replace("(1-10)", "(1̅10)") for g in GROUPS]
 
 
 def group_key_html() -> str:
     """The group codes with their colours, as HTML (wherever a group code appears)."""
     items = [
         f"<span style='color:{GROUP_COLORS[g]};font-weight:bold'>■ {g}</span> "
-        f"{GROUP_DESCRIPTIONS[g].replace('(1-10)', '(1̄10)')}"
+        f"{GROUP_DESCRIPTIONS[g].replace('(1-10)', '(1̅10)')}"
         for g in GROUPS
     ]
     return "<div class='rbf-group-key' style='font-size:12px;line-height:1.5'>" + "<br>".join(items) + "</div>"

@@ -140,4 +140,4 @@ def test_lattice_view_draws_figure2_with_explained_groups(app):
     assert view._image.object[:4] == b"\x89PNG"
     table = view._table.value
     assert len(table) == 26 and table["group meaning"].str.len().min() > 10
-    assert not table["group meaning"].str.contains("1-10").any()  # written [1̄10] / (1̄10)
+    assert not table["group meaning"].str.contains("1-10").any()  # written [1̅10] / (1̅10)
