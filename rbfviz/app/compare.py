@@ -97,6 +97,10 @@ class CompareView(pn.viewable.Viewer):
         self._choice.value = list(c.networks)
 
     def _refresh(self, *events):
+        with pn.io.hold():  # all changes in one message
+            self._refresh_now()
+
+    def _refresh_now(self):
         c = self.comparison
         first = self.active and self._live is None
         if first:
