@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rbfviz.data.lattice import DEFAULT_SITES, SiteTable
-from rbfviz.viz.style import OPACITY_THRESHOLD
+from rbfviz.viz.style import GROUP_COLORS, JUMP_COLORS, OPACITY_THRESHOLD, SIGN_COLORS  # noqa: F401  (old import path)
 
 # --------------------------------------------------------------------------- constants
 NORMALIZATIONS = ("max", "sum", "none")
