@@ -1,8 +1,11 @@
 """Compare view: networks side by side (by default one pruned network per surface).
 
-Each column shows the prototype of the chosen rank (1 = largest |β|) of one network as a vtk.js
-scene; the cameras are linked in the browser, so turning one turns all.  Below, the site-opacity
-chart of all chosen networks on one axis (paper Figure 5).
+One scene (:class:`rbfviz.viz.scenes.PrototypeScene`, one WebGL context) with a viewport per
+network, all sharing one camera, so turning one turns all.  Each viewport shows the prototype of
+the chosen rank (1 = largest |β|) with the plane of its network's surface and the surface's
+outward normal, so that patterns parallel to the surface (§3.2.2) can be seen.  The scene is built
+the first time the tab is shown and updated in place afterwards.  Below, the site-opacity chart of
+all chosen networks on one axis (paper Figure 5).
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ from __future__ import annotations
 import panel as pn
 import param
 
-from rbfviz.app.prototypes import site_opacity_pane, vtk_pane
+from rbfviz.app.prototypes import LiveScene, SceneBehaviour, after_this_tick, scene_key, site_opacity_pane
 from rbfviz.app.state import AppState
 
 # --------------------------------------------------------------------------- constants
-SCENE_SIZE = 360  # px
-SCENE_RESOLUTION = 14
+SCENE_SIZE = 320  # px per viewport
+SCENE_RESOLUTION = 12
 MAX_COLUMNS = 4
 
 
@@ -51,21 +54,16 @@ class Comparison(param.Parameterized):
 
     def prototype(self, key: str):
         """(values (26,), β in eV, stored index) of the prototype of rank :attr:`rank`, or None."""
-        from rbfviz.viz.prototypes import as_prototypes, weight_order
+        from rbfviz.viz.prototypes import prototype_by_rank
 
-        p = as_prototypes(self.state.entry(key).model)
-        order = weight_order(p.weights_ev)
-        if self.rank > len(order):
-            return None
-        i = int(order[self.rank - 1])
-        return p.centroids[i], float(p.weights_ev[i]), i
+        return prototype_by_rank(self.state.entry(key).model, self.rank)
 
 
 class CompareView(pn.viewable.Viewer):
-    """Columns of linked 3D scenes and the overlaid site-opacity chart."""
+    """One scene with a viewport per network (shared camera), and the overlaid site-opacity chart."""
 
     comparison = param.ClassSelector(class_=Comparison, doc="What is compared.")
-    active = param.Boolean(default=False, doc="Set once the tab is shown; scenes are built only then.")
+    active = param.Boolean(default=False, doc="True while the tab is shown; the scene is built the first time.")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -76,58 +74,89 @@ class CompareView(pn.viewable.Viewer):
             value=list(c.networks),
             max_items=MAX_COLUMNS,
             sizing_mode="stretch_width",
+            css_classes=["rbf-compare-networks"],
         )
         self._choice.param.watch(lambda e: setattr(c, "networks", list(e.new)), "value")
-        self._rank = pn.widgets.IntInput.from_param(c.param.rank, name="Prototype rank (1 = largest |β|)", width=220)
-        self._columns = pn.Row(css_classes=["rbf-compare-columns"])
+        self._rank = pn.widgets.IntInput.from_param(
+            c.param.rank, name="Prototype rank (1 = largest |β|)", width=220, css_classes=["rbf-compare-rank"]
+        )
+        self._columns = pn.Column(
+            pn.pane.Markdown("(the scene is drawn when this tab is shown)"), css_classes=["rbf-compare-columns"]
+        )
+        self._notes = pn.pane.Markdown("", css_classes=["rbf-compare-notes"])
         self._chart = pn.Column(sizing_mode="stretch_width")
-        self._built = None
+        self._live = None
+        self._built = {}
         c.state.param.watch(self._on_state, "networks")
-        c.param.watch(self._build, ["networks", "rank"])
-        self.param.watch(self._build, "active")
+        c.param.watch(self._refresh, ["networks", "rank"])
+        self.param.watch(self._refresh, "active")
 
     def _on_state(self, *events):
         c = self.comparison
         self._choice.options = c.choices()
         self._choice.value = list(c.networks)
 
-    def _build(self, *events):
-        from rbfviz.viz.scenes import prototype_plotter
+    def _refresh(self, *events):
+        with pn.io.hold():  # all changes in one message
+            self._refresh_now()
+
+    def _refresh_now(self):
+        c = self.comparison
+        first = self.active and self._live is None
+        if first:
+            from rbfviz.viz.scenes import PrototypeScene
+
+            scene = PrototypeScene(
+                MAX_COLUMNS, panel_size=SCENE_SIZE, resolution=SCENE_RESOLUTION, surfaces=True, view="[031]"
+            )
+            self._live = LiveScene(scene, "rbf-compare-scene")
+        if self._live is not None and self._built.get("scene") != (tuple(c.networks), c.rank):
+            self._built["scene"] = (tuple(c.networks), c.rank)
+            self._draw_scene()
+        if first:  # the pane enters the page already holding the drawn scene
+            self._columns.objects = [SceneBehaviour(), self._live.pane, scene_key(surface=True, width=700)]
+        if self._live is not None and self.active and self._live.dirty:
+            self._live.send(True)
+        if self.active and self._built.get("chart") != tuple(c.networks):
+            self._built["chart"] = tuple(c.networks)
+            models = {c.state.entry(k).label: c.state.entry(k).model for k in c.networks}
+            after_this_tick(
+                lambda: setattr(self._chart, "objects", [site_opacity_pane(models, "overlay", 380)] if models else [])
+            )
+
+    def _draw_scene(self):
+        from rbfviz.viz.style import surface_label, surface_normal_label
 
         c = self.comparison
-        if not self.active or self._built == (tuple(c.networks), c.rank):
-            return
-        self._built = (tuple(c.networks), c.rank)
-        columns, panes = [], []
-        for key in c.networks:
+        items, surfaces, notes = [], [], []
+        for key in c.networks[:MAX_COLUMNS]:
             entry = c.state.entry(key)
             proto = c.prototype(key)
-            head = pn.pane.Markdown(f"#### ({entry.surface or '?'}) {entry.label}", width=SCENE_SIZE)
+            name = entry.metadata.get("name") or entry.label
             if proto is None:
-                columns.append(pn.Column(head, pn.pane.Markdown(f"has fewer than {c.rank} prototypes")))
+                notes.append(f"{name} has fewer than {c.rank} prototypes")
                 continue
             values, beta, i = proto
-            pl = prototype_plotter(
-                values,
-                window_size=(SCENE_SIZE, SCENE_SIZE),
-                legend=False,
-                resolution=SCENE_RESOLUTION,
-                title=f"({entry.surface or '?'}) #{i + 1} β={beta:+.3f} eV",
-            )
-            pane = vtk_pane(pl, SCENE_SIZE)
-            if panes:  # same camera on the server, and linked cameras in the browser
-                pane.link_camera(panes[0])
-                panes[0].jslink(pane, camera="camera", bidirectional=True)
-            panes.append(pane)
-            columns.append(pn.Column(head, pane, pn.pane.Markdown(f"prototype ({i + 1}), β = {beta:+.4f} eV")))
-        self._columns.objects = columns or [pn.pane.Markdown("Choose pruned networks to compare.")]
-        models = {c.state.entry(k).label: c.state.entry(k).model for k in c.networks}
-        self._chart.objects = [site_opacity_pane(models, "overlay", 380)] if models else []
+            surface = entry.surface
+            where = f"{surface_label(surface)} " if surface else ""
+            normal = f" · normal {surface_normal_label(surface)}" if surface else ""
+            items.append((values, f"{where}({i + 1}) β = {beta:+.3f} eV", "", f"{name}{normal}"))
+            surfaces.append(surface)
+        self._live.scene.show(items, surfaces=surfaces)
+        self._live.send(self.active)
+        lines = [f"Rank {c.rank} prototype of each network, left to right."] + notes
+        if not c.networks:
+            lines = ["Choose pruned networks to compare."]
+        self._notes.object = " ".join(lines)
 
     def __panel__(self):
         return pn.Column(
-            pn.pane.Markdown("### Compare networks\nCameras are linked: rotate one scene and the others follow."),
+            pn.pane.Markdown(
+                "### Compare networks\nOne scene, one camera: drag any viewport and all turn together. "
+                "The teal plane is the network's surface, the teal arrow its outward normal."
+            ),
             pn.Row(self._choice, self._rank),
+            self._notes,
             self._columns,
             pn.pane.Markdown("#### Site opacity of all compared networks"),
             self._chart,

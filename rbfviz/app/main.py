@@ -23,6 +23,7 @@ import param
 from rbfviz.app.compare import CompareView, Comparison
 from rbfviz.app.explain import ExplainState, ExplainView
 from rbfviz.app.export import ExportSettings, ExportView
+from rbfviz.app.lattice import LatticeView
 from rbfviz.app.networks import NetworksView
 from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
 from rbfviz.app.prune import PruneTask, PruneView
@@ -32,12 +33,12 @@ from rbfviz.app.workspace import Workspace, shared_model_cache
 
 # --------------------------------------------------------------------------- constants
 EXTENSIONS = ("vtk", "tabulator")
-TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Explain", "Export")
-LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare", "Explain": "explain"}  # built when first shown
+TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Explain", "Lattice", "Export")
+LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare", "Explain": "explain", "Lattice": "lattice"}
 
 
 class Dashboard(pn.viewable.Viewer):
-    """The session's state, its two background tasks and the six views."""
+    """The session's state, its two background tasks and the views (one tab each)."""
 
     state = param.ClassSelector(class_=AppState, doc="Networks of this session.")
     train_task = param.ClassSelector(class_=TrainTask, doc="The training run.")
@@ -53,9 +54,11 @@ class Dashboard(pn.viewable.Viewer):
             "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s)),
             "Compare": CompareView(comparison=Comparison(state=s)),
             "Explain": ExplainView(explainer=ExplainState(state=s)),
+            "Lattice": LatticeView(),
             "Export": ExportView(settings=ExportSettings(state=s)),
         }
-        self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=True, sizing_mode="stretch_width")
+        # not dynamic: a 3D pane, once shown, is never removed from the page (Panel's VTK view fails on removal)
+        self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=False, sizing_mode="stretch_width")
         self._tabs.param.watch(self._on_tab, "active")
 
     def show(self, name: str) -> None:
@@ -63,9 +66,8 @@ class Dashboard(pn.viewable.Viewer):
         self._tabs.active = TABS.index(name)
 
     def _on_tab(self, event):
-        name = TABS[event.new]
-        if name in LAZY_TABS:
-            self.views[name].active = True
+        for lazy in LAZY_TABS:  # scenes are built when first shown and updated only while shown
+            self.views[lazy].active = lazy == TABS[event.new]
 
     def shutdown(self) -> None:
         """Cancel running work (called when the browser session ends)."""

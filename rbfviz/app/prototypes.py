@@ -1,61 +1,173 @@
 """Prototypes view: one network's prototypes as interactive 3D scenes (paper §3.2.2, Figure 4).
 
-A page of :data:`PER_PAGE` small vtk.js scenes (ordered by |β| or by index, each captioned with
-β_i in eV), a large view of the chosen prototype from the four standard viewpoints with a table of
-its 26 values, and the network's site-opacity chart (Figure 5).  Scenes come from
-:func:`rbfviz.scene.prototype_plotter`; they are built only once the tab has been shown.
+A page of :data:`PER_PAGE` prototypes drawn as ONE scene (a grid of viewports sharing one camera,
+:class:`rbfviz.viz.scenes.PrototypeScene`, so the page costs one WebGL context and turning one
+prototype turns all), a large view of the chosen prototype with a table of its 26 values, the four
+standard viewpoints rendered off-screen, and the network's site-opacity chart (Figure 5).
+
+The scenes are built the first time the tab is shown and never re-created: a selection changes
+colours, opacities and captions in place and sends them with ``pane.synchronize()``.  While the tab
+is hidden nothing is sent (a hidden scene would be drawn at zero size); the last change is sent
+when the tab is shown again.  :func:`scene_area` wraps a scene with its key and the page-scrolling
+rule (the mouse wheel scrolls the page unless the scene was clicked or a modifier key is held).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import panel as pn
 import param
+from panel.pane.vtk.vtk import VTKRenderWindowSynchronized
 
 from rbfviz.app.state import AppState
 
 # --------------------------------------------------------------------------- constants
-PER_PAGE = 8  # small scenes per page (each costs ~0.5 s to serialise)
-THUMB_SIZE = 230  # px
+PER_PAGE = 8  # prototypes per page, all in one scene
+GRID_COLUMNS = 4
+THUMB_SIZE = 230  # px per viewport of the page scene
 DETAIL_SIZE = 430  # px
-THUMB_RESOLUTION = 10  # sphere resolution of the small scenes
+THUMB_RESOLUTION = 10  # sphere resolution of the page scene
 DETAIL_RESOLUTION = 16
 STRIP_SIZE = 240  # px per view in the static strip of the four standard viewpoints
+AFTER_TICK_MS = 400  # the scenes' messages leave before the strip and chart are drawn (they block the loop)
 ORDERS = {"by |β|": "weight", "by index": "index"}
-WEB_VIEW_ANGLE = 30.0  # degrees; vtk.js's default, since Panel does not send the view angle
+VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[031]": "[031]"}  # label -> view
+
+# Installed once per page by :class:`SceneBehaviour`:
+# * the mouse wheel scrolls the page; a scene zooms only after a click in it (until the pointer
+#   leaves it) or with Ctrl/Shift/Alt held;
+# * Panel 1.9's synchronized VTK view deletes its vtk.js render window on every scene update but
+#   leaves that window's listener on the browser window's "resize" event, which then throws on
+#   every resize; the guard removes the old listener when the view makes its next render window;
+# * it also makes each render window before its container is in the page, so the first frame is
+#   drawn at zero size; the guard puts the (sized) container in place first.
+SCENE_SCRIPT = """
+if (!window.__rbfScenes) {
+  window.__rbfScenes = true;
+  let focused = null;
+  const sceneOf = (e) => e.composedPath().find(
+    (n) => n.classList && n.classList.contains && n.classList.contains('rbf-scene'));
+  window.addEventListener('pointerdown', (e) => { focused = sceneOf(e) || null; }, true);
+  document.addEventListener('pointerover', (e) => {
+    if (focused && !e.composedPath().includes(focused)) focused = null;
+  }, true);
+  window.addEventListener('wheel', (e) => {
+    const scene = sceneOf(e);
+    if (!scene || e.ctrlKey || e.shiftKey || e.altKey || e.metaKey || scene === focused) return;
+    e.stopPropagation();  /* vtk.js never sees it, so it does not call preventDefault: the page scrolls */
+  }, {capture: true, passive: true});
+  const patch = (proto) => {
+    if (proto.__rbfGuarded) return;
+    proto.__rbfGuarded = true;  /* vtk.js objects are frozen: remember each view's window instead */
+    const init = proto.init_vtk_renwin;
+    proto.init_vtk_renwin = function () {
+      if (this.__rbfRenwin) window.removeEventListener('resize', this.__rbfRenwin.resize);
+      /* Panel makes the window before putting its container in the page, so vtk.js's first frame
+         is drawn at zero size (hundreds of GL warnings per scene); give it its place first. */
+      const c = this._vtk_container;
+      if (c && !c.isConnected && this.shadow_el && this.shadow_el.isConnected) {
+        c.style.width = this.model.width + 'px';
+        c.style.height = this.model.height + 'px';
+        this.shadow_el.appendChild(c);
+      }
+      init.call(this);
+      this.__rbfRenwin = this._vtk_renwin;
+    };
+  };
+  const isScene = (v) => v.model && 'arrays_processed' in v.model && 'init_vtk_renwin' in v;
+  try {
+    const model = window.Bokeh.Models.get('panel.models.vtk.VTKSynchronizedPlot');
+    if (model && model.prototype.default_view) patch(model.prototype.default_view.prototype);
+  } catch (e) { /* the registry differs between Bokeh versions: found from a live view below */ }
+  const timer = setInterval(() => {
+    if (!window.Bokeh || !window.Bokeh.index) return;
+    for (const view of window.Bokeh.index.query(isScene)) {
+      if (!view.__rbfRenwin) view.__rbfRenwin = view._vtk_renwin;
+      patch(Object.getPrototypeOf(view));
+      clearInterval(timer);
+    }
+  }, 100);
+}
+"""
 
 
-def _match_web_camera(plotter) -> None:
-    """Frame a parallel-projection scene the same way in vtk.js.
+class SceneBehaviour(pn.reactive.ReactiveHTML):
+    """An invisible element that installs :data:`SCENE_SCRIPT` (once per page)."""
 
-    Panel's scene serializer sends only the camera's position, focal point and view-up, and vtk.js
-    draws them with a 30° perspective; so move the camera to the distance at which that
-    perspective shows the parallel view's half height, and use the same projection here.
+    _template = "<div id='marker' style='display:none'></div>"
+    _scripts = {"render": SCENE_SCRIPT}
+
+
+class ScenePane(VTKRenderWindowSynchronized):
+    """Panel's synchronized VTK pane, sending the full scene graph on every update.
+
+    Panel sends only the changes of each object's children since the last update, but its browser
+    side rebuilds the vtk.js render window on every update and re-adds only the first renderer; a
+    window of several viewports then loses all but the first.  Sending every child again fixes that.
     """
-    cam = plotter.camera
-    if not cam.parallel_projection:
-        return
-    focal, pos = np.asarray(cam.focal_point), np.asarray(cam.position)
-    direction = (pos - focal) / np.linalg.norm(pos - focal)
-    cam.parallel_projection = False
-    cam.view_angle = WEB_VIEW_ANGLE
-    cam.position = tuple(focal + direction * cam.parallel_scale / np.tan(np.radians(WEB_VIEW_ANGLE / 2)))
-    plotter.renderer.ResetCameraClippingRange()
+
+    priority = 0  # never chosen by pn.panel(); made explicitly by scene_pane()
+
+    def _update(self, ref, model) -> None:
+        context = self._contexts[model.id]
+        context.setIgnoreLastDependencies(True)
+        try:
+            super()._update(ref, model)
+        finally:
+            context.setIgnoreLastDependencies(False)
 
 
-def vtk_pane(plotter, size: int, **kwargs) -> pn.pane.VTK:
-    """A vtk.js pane of an off-screen plotter's render window."""
-    _match_web_camera(plotter)
-    css = ["rbf-scene"] + list(kwargs.pop("css_classes", []))
-    return pn.pane.VTK(
-        plotter.ren_win,
-        width=size,
-        height=size,
-        orientation_widget=False,
+def scene_pane(scene, css: str, **kwargs) -> ScenePane:
+    """A vtk.js pane showing a :class:`rbfviz.viz.scenes.PrototypeScene`, sized to its window."""
+    width, height = scene.plotter.window_size
+    return ScenePane(
+        scene.ren_win,
+        width=width,
+        height=height,
+        orientation_widget=False,  # Panel leaves a deleted window's widget observing resizes (errors)
         enable_keybindings=False,
-        css_classes=css,
+        css_classes=["rbf-scene", css],
+        margin=0,
         **kwargs,
     )
+
+
+def scene_key(surface: bool = False, width: int = 300) -> pn.pane.HTML:
+    """The key shown by every 3D view (:func:`rbfviz.viz.style.key_html`)."""
+    from rbfviz.viz.style import key_html
+
+    return pn.pane.HTML(key_html(surface=surface), width=width, css_classes=["rbf-scene-key"], margin=(0, 8))
+
+
+class LiveScene:
+    """A scene, its pane, and whether a change waits to be sent because the tab is hidden."""
+
+    def __init__(self, scene, css: str):
+        self.scene = scene
+        self.pane = scene_pane(scene, css)
+        self.dirty = False
+
+    def send(self, visible: bool) -> None:
+        if visible:
+            self.pane.synchronize()
+            self.dirty = False
+        else:
+            self.dirty = True
+
+    def set_view(self, view, visible: bool) -> None:
+        from rbfviz.viz.scenes import web_camera
+
+        self.scene.set_view(view)
+        self.pane.camera = web_camera(view)
+        self.send(visible)
+
+
+def after_this_tick(callback) -> None:
+    """Run ``callback`` once the current change has been sent to the browser (now, outside a server)."""
+    doc = pn.state.curdoc
+    if doc is not None and doc.session_context is not None:
+        doc.add_timeout_callback(callback, AFTER_TICK_MS)
+    else:
+        callback()
 
 
 def site_opacity_pane(models: dict, layout: str = "overlay", height: int = 360):
@@ -131,15 +243,31 @@ class PrototypeBrowser(param.Parameterized):
         from rbfviz.viz.prototypes import prototype_table
 
         df = prototype_table(self.state.entry(self.network).model)
+        from rbfviz.data.lattice import GROUP_DESCRIPTIONS
+
         df = df[df["prototype"] == self.selected + 1]
-        return df[["site", "group", "x", "y", "z", "value", "opacity"]].reset_index(drop=True)
+        df = df[["site", "group", "x", "y", "z", "value", "opacity"]].reset_index(drop=True)
+        df["group meaning"] = [GROUP_DESCRIPTIONS[g].replace("(1-10)", "(1\u030510)") for g in df["group"]]
+        return df
+
+    def ranks(self) -> dict[int, int]:
+        """Stored index -> rank by |β| (1 = largest), whatever the display order."""
+        from rbfviz.viz.prototypes import weight_order
+
+        p = self.prototypes()
+        return {} if p is None else {int(i): r + 1 for r, i in enumerate(weight_order(p.weights_ev))}
+
+    def caption(self, i: int) -> str:
+        """How prototype ``i`` (stored, 0-based) is named everywhere: ``"(3) β = +0.123 eV"``."""
+        p = self.prototypes()
+        return f"({i + 1})  \u03b2 = {p.weights_ev[i]:+.3f} eV"
 
 
 class PrototypesView(pn.viewable.Viewer):
-    """Grid of small scenes, a large view with a table, and the site-opacity chart."""
+    """The page scene with its captions, the enlarged prototype with its table, the four views, Figure 5."""
 
     browser = param.ClassSelector(class_=PrototypeBrowser, doc="What is shown.")
-    active = param.Boolean(default=False, doc="Set once the tab is shown; scenes are built only then.")
+    active = param.Boolean(default=False, doc="True while the tab is shown; scenes are built the first time.")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -148,30 +276,50 @@ class PrototypesView(pn.viewable.Viewer):
             name="Network", options=b.choices(), value=b.network or None, width=420, css_classes=["rbf-proto-network"]
         )
         self._network.param.watch(lambda e: setattr(b, "network", e.new or ""), "value")
-        self._order = pn.widgets.RadioButtonGroup.from_param(b.param.order, options=ORDERS, name="Order")
-        self._prev = pn.widgets.Button(name="◀ previous 8", width=110)
-        self._next = pn.widgets.Button(name="next 8 ▶", width=110)
+        self._order = pn.widgets.RadioButtonGroup.from_param(
+            b.param.order, options=ORDERS, name="Order", css_classes=["rbf-proto-order"]
+        )
+        self._prev = pn.widgets.Button(name=f"◀ previous {PER_PAGE}", width=110, css_classes=["rbf-proto-prev"])
+        self._next = pn.widgets.Button(name=f"next {PER_PAGE} ▶", width=110, css_classes=["rbf-proto-next"])
         self._prev.on_click(lambda _: b.param.update(page=max(b.page - 1, 0)))
         self._next.on_click(lambda _: b.param.update(page=min(b.page + 1, b.num_pages - 1)))
-        self._page_label = pn.pane.Markdown("")
-        self._grid = pn.GridBox(ncols=4, css_classes=["rbf-proto-grid"])
-        self._view = pn.widgets.RadioButtonGroup.from_param(b.param.view, name="Viewpoint")
-        self._detail_title = pn.pane.Markdown("")
-        self._detail = pn.Column(width=DETAIL_SIZE, height=DETAIL_SIZE)
+        self._page_label = pn.pane.Markdown("", css_classes=["rbf-proto-page"])
+        self._captions = [
+            pn.widgets.Button(
+                name="", width=THUMB_SIZE - 8, button_type="light", css_classes=["rbf-proto-caption"], margin=4
+            )
+            for _ in range(PER_PAGE)
+        ]
+        self._caption_index = [0] * PER_PAGE
+        for k, button in enumerate(self._captions):
+            button.on_click(lambda _, k=k: setattr(b, "selected", self._caption_index[k]))
+        self._grid = pn.Column(
+            pn.pane.Markdown("(scenes are drawn when this tab is shown)"), css_classes=["rbf-proto-grid"]
+        )
+        self._view = pn.widgets.RadioButtonGroup(
+            name="Viewpoint", options=VIEW_BUTTONS, value=b.view, css_classes=["rbf-proto-view"]
+        )
+        self._view.param.watch(lambda e: setattr(b, "view", e.new), "value")
+        self._detail_title = pn.pane.Markdown("", css_classes=["rbf-proto-title"])
+        self._detail = pn.Column(width=DETAIL_SIZE, height=DETAIL_SIZE, css_classes=["rbf-proto-detail"])
         self._table = pn.widgets.Tabulator(
             disabled=True,
             show_index=False,
             height=DETAIL_SIZE,
-            width=430,
+            width=560,
             formatters={"value": {"type": "money", "precision": 3}, "opacity": {"type": "money", "precision": 2}},
+            css_classes=["rbf-proto-table"],
         )
         self._chart = pn.Column(sizing_mode="stretch_width")
         self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
-        self._built = {}  # part -> the settings it was last built for (rebuild only on change)
+        self._labels = pn.widgets.Checkbox(name="site numbers", value=False, css_classes=["rbf-proto-labels"])
+        self._labels.param.watch(lambda e: self._page_scene is not None and self._draw_strip(), "value")
+        self._page_scene = self._detail_scene = self._strip_scene = None
+        self._built = {}  # part -> the settings it was last drawn for (redraw only on change)
         b.state.param.watch(self._on_networks, "networks")
         b.param.watch(self._on_network, "network")
-        b.param.watch(self._build_all, ["order", "page", "selected", "view"])
-        self.param.watch(self._build_all, "active")
+        b.param.watch(self._refresh, ["order", "page", "selected", "view"])
+        self.param.watch(self._refresh, "active")
 
     # ---- reactions
     def _on_networks(self, *events):
@@ -180,98 +328,137 @@ class PrototypesView(pn.viewable.Viewer):
 
     def _on_network(self, *events):
         self._network.value = self.browser.network or None
-        self._build_all()
+        self._refresh()
 
-    def _build_all(self, *events):
+    def _refresh(self, *events):
+        """Bring every part up to date with the browser's choice; build the scenes the first time.
+
+        All changes leave in one message (``pn.io.hold``; one message per caption took 0.5 s each).
+        The scenes are drawn first; the off-screen strip and the chart follow on a later tick, so
+        the 3D views reach the browser without waiting for them."""
+        with pn.io.hold():
+            self._refresh_now()
+
+    def _refresh_now(self):
+        b = self.browser
+        first = self.active and self._page_scene is None
+        if first:
+            self._build_scenes()
+        if self._view.value != b.view:
+            self._view.value = b.view
+        if self._page_scene is not None:
+            for part, key, draw in (
+                ("page", (b.network, b.order, b.page), self._draw_page),
+                ("detail", (b.network, b.selected), self._draw_detail),
+                ("view", b.view, self._draw_view),
+            ):
+                if self._built.get(part) != key:
+                    self._built[part] = key
+                    draw()
+        if first:  # the panes enter the page already holding the drawn scenes
+            self._grid.objects = [
+                SceneBehaviour(),
+                pn.Row(self._page_scene.pane, scene_key(width=260)),
+                pn.GridBox(*self._captions, ncols=GRID_COLUMNS, width=GRID_COLUMNS * THUMB_SIZE),
+            ]
+            self._detail.objects = [self._detail_scene.pane]
         if not self.active:
             return
-        b = self.browser
-        for part, key, build in (
-            ("grid", (b.network, b.order, b.page), self._build_grid),
-            ("detail", (b.network, b.selected, b.view), self._build_detail),
-            ("strip", (b.network, b.selected), self._build_strip),
-            ("chart", b.network, self._build_chart),
-        ):
-            if self._built.get(part) != key:
+        for live in (self._page_scene, self._detail_scene):
+            if live.dirty:
+                live.send(True)
+        later = [
+            (part, key, draw)
+            for part, key, draw in (
+                ("strip", (b.network, b.selected), self._draw_strip),
+                ("chart", b.network, self._draw_chart),
+            )
+            if self._built.get(part) != key
+        ]
+        if later:
+            for part, key, _ in later:
                 self._built[part] = key
-                build()
+            after_this_tick(lambda: [draw() for _, _, draw in later])
 
-    def _build_grid(self):
-        from rbfviz.viz.scenes import prototype_plotter
+    def _build_scenes(self):
+        from rbfviz.viz.scenes import PrototypeScene
 
+        page = PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
+        detail = PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view)
+        self._page_scene = LiveScene(page, "rbf-proto-page-scene")
+        self._detail_scene = LiveScene(detail, "rbf-proto-detail-scene")
+
+    def _draw_page(self):
         b = self.browser
         p = b.prototypes()
+        indices = b.page_indices() if p is not None else []
+        ranks = b.ranks()
+        self._page_scene.scene.show([(p.centroids[i], b.caption(i), f"rank {ranks[i]} by |β|") for i in indices])
+        for k, button in enumerate(self._captions):
+            if k < len(indices):
+                self._caption_index[k] = indices[k]
+                button.name = b.caption(indices[k])
+                button.visible = True
+            else:
+                button.visible = False
+        self._page_scene.send(self.active)
         if p is None:
-            self._grid.objects = [pn.pane.Markdown("No networks yet: train and prune one, or upload one.")]
-            self._page_label.object = ""
-            return
-        cards = []
-        for _rank0, i in enumerate(b.page_indices(), start=b.page * PER_PAGE):
-            pl = prototype_plotter(
-                p.centroids[i], window_size=(THUMB_SIZE, THUMB_SIZE), legend=False, resolution=THUMB_RESOLUTION
+            self._page_label.object = "No networks yet: train and prune one, or upload one."
+        else:
+            self._page_label.object = (
+                f"page {b.page + 1} of {b.num_pages} · {len(p)} prototypes of **{p.label}** · "
+                "click a caption to enlarge · drag a scene to turn all eight"
             )
-            button = pn.widgets.Button(
-                name=f"({i + 1})  β = {p.weights_ev[i]:+.3f} eV",
-                width=THUMB_SIZE - 10,
-                button_type="light",
-                css_classes=["rbf-proto-caption"],
-            )
-            button.on_click(lambda _, i=i: setattr(b, "selected", i))
-            cards.append(pn.Column(vtk_pane(pl, THUMB_SIZE), button, margin=4))
-        self._grid.objects = cards
-        self._page_label.object = (
-            f"page {b.page + 1} of {b.num_pages} · {len(p)} prototypes · click a caption to enlarge"
-        )
 
-    def _build_detail(self):
-        from rbfviz.viz.scenes import prototype_plotter
-
+    def _draw_detail(self):
         b = self.browser
         p = b.prototypes()
         if p is None or b.selected >= len(p):
-            self._detail.objects, self._detail_title.object = [], ""
-            return
-        i = b.selected
-        pl = prototype_plotter(
-            p.centroids[i],
-            view=b.view,
-            window_size=(DETAIL_SIZE, DETAIL_SIZE),
-            title=f"({i + 1}) β = {p.weights_ev[i]:+.3f} eV",
-            resolution=DETAIL_RESOLUTION,
-        )
-        self._detail.objects = [vtk_pane(pl, DETAIL_SIZE, css_classes=["rbf-proto-detail"])]
-        self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · viewpoint {b.view}"
-        self._table.value = b.values_table()
+            self._detail_scene.scene.show([])
+            self._detail_title.object = ""
+        else:
+            i = b.selected
+            self._detail_scene.scene.show([(p.centroids[i], b.caption(i), p.label)])
+            self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · {p.label}"
+            self._table.value = b.values_table()
+        self._detail_scene.send(self.active)
 
-    def _build_strip(self):
+    def _draw_view(self):
+        self._detail_scene.set_view(self.browser.view, self.active)
+
+    def _draw_strip(self):
         """The chosen prototype from all four standard viewpoints, rendered off-screen side by side."""
         import io
 
         from PIL import Image
 
-        from rbfviz.data.lattice import VIEWPOINTS
-        from rbfviz.viz.scenes import render_prototype
+        from rbfviz.viz.style import view_label
 
         b = self.browser
         p = b.prototypes()
         if p is None or b.selected >= len(p):
             self._strip.object = None
             return
-        images = [
-            render_prototype(
-                p.centroids[b.selected],
-                view=v,
-                window_size=(STRIP_SIZE, STRIP_SIZE),
-                legend=False,
+        if self._strip_scene is None:  # made on first use, after the 3D views have been sent
+            from rbfviz.data.lattice import VIEWPOINTS
+            from rbfviz.viz.scenes import PrototypeScene
+
+            self._strip_scene = PrototypeScene(
+                len(VIEWPOINTS),
+                panel_size=STRIP_SIZE,
                 resolution=DETAIL_RESOLUTION,
+                web=False,
+                views=list(VIEWPOINTS),
+                site_labels=True,
             )
-            for v in VIEWPOINTS
-        ]
+        i = b.selected
+        self._strip_scene.show_labels(self._labels.value)
+        self._strip_scene.show([(p.centroids[i], "", view_label(v)) for v in self._strip_scene.views])
         buf = io.BytesIO()
-        Image.fromarray(np.concatenate(images, axis=1)).save(buf, format="PNG")
+        Image.fromarray(self._strip_scene.screenshot()).save(buf, format="PNG")
         self._strip.object = buf.getvalue()
 
-    def _build_chart(self):
+    def _draw_chart(self):
         b = self.browser
         if not b.network:
             self._chart.objects = []
@@ -280,15 +467,22 @@ class PrototypesView(pn.viewable.Viewer):
         self._chart.objects = [site_opacity_pane({entry.label: entry.model})]
 
     def __panel__(self):
+        from rbfviz.viz.style import group_key_html
+
         return pn.Column(
             pn.Row(self._network, self._order),
             pn.Row(self._prev, self._next, self._page_label),
             self._grid,
             self._detail_title,
-            pn.Row(pn.Column(self._view, self._detail), self._table),
-            pn.pane.Markdown("#### The four standard viewpoints"),
+            pn.Row(pn.Column(self._view, self._detail, scene_key(width=DETAIL_SIZE)), self._table),
+            pn.Row(
+                pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̅10], [031])"),
+                self._labels,
+                pn.pane.Markdown("(group and value of each site: the table above)"),
+            ),
             self._strip,
             pn.pane.Markdown("#### Site opacity (Figure 5)"),
+            pn.pane.HTML(group_key_html(), css_classes=["rbf-group-key"]),
             self._chart,
             sizing_mode="stretch_width",
         )

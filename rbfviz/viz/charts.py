@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from holoviews import opts
 
-from rbfviz.data.lattice import GROUPS
-from rbfviz.viz.prototypes import GROUP_COLORS, OPACITY_THRESHOLD, as_prototype_list, site_opacity_stats
+from rbfviz.data.lattice import GROUP_DESCRIPTIONS, GROUPS
+from rbfviz.viz.prototypes import site_opacity_data
+from rbfviz.viz.style import GROUP_COLORS, OPACITY_THRESHOLD
 
 # --------------------------------------------------------------------------- constants
 FONT_SIZES = {"title": 10, "labels": 9, "xticks": 7, "yticks": 8, "legend": 8}  # points, matplotlib
@@ -33,8 +34,17 @@ NETWORK_ALPHAS = (1.0, 0.6, 0.35, 0.2)
 LAYOUTS = ("overlay", "side")
 
 
+HOVER_TOOLTIPS = [  # Figure 5's bars: what a reader wants, not the rectangle corners
+    ("network", "@network"),
+    ("site", "@site"),
+    ("group", "@group: @meaning"),
+    ("mean", "@mean{0.000}"),
+    ("s.d.", "@std{0.000}"),
+]
+
+
 # --------------------------------------------------------------------------- small pieces
-def _ensure_backends() -> None:
+def ensure_backends() -> None:
     """Load the bokeh and matplotlib plotting backends once (bokeh stays the current one)."""
     if not {"bokeh", "matplotlib"} <= set(hv.Store.renderers):
         current = hv.Store.current_backend if hv.Store.renderers else None
@@ -79,43 +89,7 @@ def _axis_opts(el, *, xlabel, ylabel, title="", aspect=2.8, height=300, legend="
     )
 
 
-def _named_sources(models) -> list:
-    """[Prototypes] from a dict {label: model}, a list of models or one model."""
-    return as_prototype_list(models)
-
-
 # --------------------------------------------------------------------------- Figure 5
-def site_opacity_data(models, *, threshold: float = OPACITY_THRESHOLD, normalize: str = "max") -> pd.DataFrame:
-    """The table behind :func:`site_opacity_chart`: per network and site, mean and std opacity.
-
-    Parameters
-    ----------
-    models : dict of str to model, list of models, or one model
-        Anything :func:`rbfviz.prototypes.as_prototypes` accepts, keyed by a label.
-    threshold : float, default=2.0
-    normalize : {"max", "sum", "none"}, default="max"
-
-    Returns
-    -------
-    pandas.DataFrame
-        :func:`rbfviz.prototypes.site_opacity_stats` rows for every network, with ``network``
-        (the label) and ``num_prototypes`` columns.
-
-    Examples
-    --------
-    >>> df = site_opacity_data({"a": np.ones((2, 26)), "b": np.zeros((3, 26))})
-    >>> df.groupby("network").size().tolist(), df["num_prototypes"].unique().tolist()
-    ([26, 26], [2, 3])
-    """
-    frames = []
-    for p in _named_sources(models):
-        df = site_opacity_stats(p, threshold=threshold, normalize=normalize)
-        df.insert(0, "network", p.label)
-        df["num_prototypes"] = len(p)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
-
-
 def _site_bars(
     df: pd.DataFrame, *, offset: float = 0.0, width: float = 0.8, alpha: float = 1.0, legend: bool = True
 ) -> list:
@@ -135,16 +109,27 @@ def _site_bars(
                     "y1": d["mean"].to_numpy(),
                     "site": d["site"].to_numpy(),
                     "group": g,
+                    "meaning": GROUP_DESCRIPTIONS[g].replace("(1-10)", "(1\u030510)"),
+                    "network": d["network"].to_numpy() if "network" in d else "",
+                    "mean": d["mean"].to_numpy(),
+                    "std": d["std"].to_numpy(),
                 }
             ),
             kdims=["x0", "y0", "x1", "y1"],
-            vdims=["site", "group"],
+            vdims=["site", "group", "meaning", "network", "mean", "std"],
             label=g if legend else "",
         )
         rect = rect.opts(
             opts.Rectangles(**_mpl(color=GROUP_COLORS[g], edgecolor="black", linewidth=0.4, alpha=alpha)),
             opts.Rectangles(
-                **_bk(color=GROUP_COLORS[g], line_color="black", line_width=0.5, alpha=alpha, tools=["hover"])
+                **_bk(
+                    color=GROUP_COLORS[g],
+                    line_color="black",
+                    line_width=0.5,
+                    alpha=alpha,
+                    tools=["hover"],
+                    hover_tooltips=HOVER_TOOLTIPS,
+                )
             ),
         )
         els.append(rect)
@@ -199,7 +184,7 @@ def site_opacity_chart(
     >>> len(site_opacity_chart(nets))
     2
     """
-    _ensure_backends()
+    ensure_backends()
     if layout not in LAYOUTS:
         raise ValueError(f"`layout` must be one of {LAYOUTS}; got {layout!r}")
     data = site_opacity_data(models, threshold=threshold, normalize=normalize)
@@ -266,7 +251,7 @@ def toy_chart(x, y, curves: dict, centroids: dict | None = None, *, title: str =
     >>> [type(e).__name__ for e in ch]
     ['Scatter', 'Curve', 'Scatter']
     """
-    _ensure_backends()
+    ensure_backends()
     els = [
         hv.Scatter((np.asarray(x, float), np.asarray(y, float)), "x", "y", label="data").opts(
             opts.Scatter(**_mpl(color="0.55", s=8)), opts.Scatter(**_bk(color="gray", size=4, alpha=0.7))
@@ -322,7 +307,7 @@ def training_curves(history, *, title: str = ""):
     >>> len(training_curves(h))
     2
     """
-    _ensure_backends()
+    ensure_backends()
     df = _history_frame(history)
     loss = []
     for i, (key, lab) in enumerate((("train_mse", "train"), ("val_mse", "validation"))):
@@ -400,7 +385,7 @@ def accuracy_chart(table: pd.DataFrame, *, title: str = "", logx: bool | None = 
     >>> len(accuracy_chart(t))
     3
     """
-    _ensure_backends()
+    ensure_backends()
     need = {"surface", "K", "rmse_mean", "rmse_std"}
     if not need <= set(table.columns):
         raise ValueError(f"`table` needs columns {sorted(need)}; got {list(table.columns)}")

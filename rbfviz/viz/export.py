@@ -30,13 +30,14 @@ import pandas as pd
 
 from rbfviz.data.lattice import DEFAULT_SITES, FINAL_SITE, HALF_A, INITIAL_SITE, SiteTable
 from rbfviz.viz.prototypes import (
-    OPACITY_THRESHOLD,
-    _is_single,
     as_prototype_list,
+    is_single_network,
     opacity,
     prototype_table,
+    site_opacity_data,
     weight_order,
 )
+from rbfviz.viz.style import OPACITY_THRESHOLD
 
 # --------------------------------------------------------------------------- constants
 BASE_DPI = 300
@@ -204,12 +205,12 @@ def _export_chart_paths(chart, paths, *, dpi: int, transparent: bool) -> list[Pa
     import holoviews as hv
     import matplotlib.pyplot as plt
 
-    from rbfviz.viz.charts import _ensure_backends
+    from rbfviz.viz.charts import ensure_backends
 
     dpi = _check_dpi(dpi)
     paths = [Path(p) for p in paths]
     fmts = [_format(p, CHART_FORMATS) for p in paths]
-    _ensure_backends()
+    ensure_backends()
     with _style():
         fig = hv.render(chart, backend="matplotlib")
         try:
@@ -334,7 +335,7 @@ def _sources(models) -> list:
         models = [models]
     if isinstance(models, dict):
         models = {k: load(m) for k, m in models.items()}
-    elif isinstance(models, list) or (isinstance(models, tuple) and not _is_single(models)):
+    elif isinstance(models, list) or (isinstance(models, tuple) and not is_single_network(models)):
         models = [load(m) for m in models]
     return as_prototype_list(models)
 
@@ -422,7 +423,7 @@ def write_figures(
                 written.append(save_image(np.asarray(img), out / f"{name}_prototypes_{i}.{fmt}", dpi=dpi))
         step(f"{p.label}: {len(sheets)} prototype sheet(s)")
         written.append(write_csv(prototype_table(p), out / f"{name}_prototypes.csv"))
-        written.append(write_csv(charts.site_opacity_data({p.label: p}), out / f"{name}_site_opacity.csv"))
+        written.append(write_csv(site_opacity_data({p.label: p}), out / f"{name}_site_opacity.csv"))
         rank = np.empty(len(p), dtype=int)
         rank[weight_order(p.weights_ev)] = np.arange(1, len(p) + 1)
         for k in range(len(p)):
@@ -442,7 +443,7 @@ def write_figures(
     written += _export_chart_paths(
         chart, [out / f"site_opacity.{fmt}" for fmt in formats], dpi=dpi, transparent=transparent
     )
-    written.append(write_csv(charts.site_opacity_data({p.label: p for p in nets}), out / "site_opacity.csv"))
+    written.append(write_csv(site_opacity_data({p.label: p for p in nets}), out / "site_opacity.csv"))
     step("site opacity chart")
 
     pl = lattice_scene.lattice_figure(panel_size=500)

@@ -37,14 +37,10 @@ from rbfviz.data.lattice import (
     check_surface,
     is_fcc_site,
 )
-from rbfviz.viz.prototypes import GROUP_COLORS, JUMP_COLORS
 from rbfviz.viz.render import (
-    BOND_COLOR,
-    FONT_FILE,
     JUMP_CENTER,
     SITE_RADIUS,
     SPHERE_RESOLUTION,
-    TEXT_COLOR,
     VIEW_EXTENT,
     add_text,
     bond_mesh,
@@ -57,6 +53,7 @@ from rbfviz.viz.render import (
     site_actor,
     sphere_mapper,
 )
+from rbfviz.viz.style import BOND_COLOR, FONT_FILE, GROUP_COLORS, JUMP_COLORS, TEXT_COLOR
 
 # --------------------------------------------------------------------------- constants
 BULK_RADIUS = 0.35  # Å, grey substrate atoms of the lattice figure
@@ -68,7 +65,7 @@ _SHORT_GROUP = {
     "I1": "1nn of initial",
     "F1": "1nn of final",
     "P2": "2nn, (001) plane",
-    "Q2": "2nn, (1-10) plane",
+    "Q2": "2nn, (1\u030510) plane",
 }
 
 

@@ -24,21 +24,10 @@ import numpy as np
 import pandas as pd
 
 from rbfviz.data.lattice import DEFAULT_SITES, SiteTable
+from rbfviz.viz.style import GROUP_COLORS, JUMP_COLORS, OPACITY_THRESHOLD, SIGN_COLORS  # noqa: F401  (old import path)
 
 # --------------------------------------------------------------------------- constants
-OPACITY_THRESHOLD = 2.0  # |value| at which a site is drawn fully opaque (paper §3.2.2)
 NORMALIZATIONS = ("max", "sum", "none")
-
-# Colour coding shared by the 3D scenes and the charts (one place, so the figures agree).
-SIGN_COLORS = {"positive": (0.84, 0.09, 0.11), "negative": (0.10, 0.32, 0.85)}  # red / blue
-JUMP_COLORS = {"migrating": (0.97, 0.72, 0.05), "vacancy": (0.22, 0.22, 0.22)}  # gold / dark grey
-GROUP_COLORS = {  # Dark2 without its orange/yellow, so no group is mistaken for the gold atom
-    "C": "#1b9e77",
-    "I1": "#7570b3",
-    "F1": "#e7298a",
-    "P2": "#66a61e",
-    "Q2": "#a6761d",
-}
 
 
 # --------------------------------------------------------------------------- small pieces
@@ -192,7 +181,7 @@ def as_prototypes(source, label: str | None = None) -> Prototypes:
     return found
 
 
-def _is_single(source) -> bool:
+def is_single_network(source) -> bool:
     """True for one network given as arrays: an (M, D) array or a (centroids, weights) pair."""
     if isinstance(source, np.ndarray):
         return source.ndim == 2
@@ -225,7 +214,7 @@ def as_prototype_list(models) -> list[Prototypes]:
     """
     if isinstance(models, dict):
         items = [as_prototypes(m, label=str(k)) for k, m in models.items()]
-    elif isinstance(models, (list, tuple)) and not _is_single(models):
+    elif isinstance(models, (list, tuple)) and not is_single_network(models):
         items = [as_prototypes(m) for m in models]
     else:
         items = [as_prototypes(models)]
@@ -237,10 +226,58 @@ def as_prototype_list(models) -> list[Prototypes]:
     ]
 
 
-def _prototypes(model_or_arrays) -> tuple[np.ndarray, np.ndarray, str]:
-    """(centroids (M, D) float64, weights in eV (M,), label) of any accepted source."""
-    p = as_prototypes(model_or_arrays)
-    return p.centroids, p.weights_ev, p.label
+def prototype_by_rank(source, rank: int, order: str = "weight") -> tuple[np.ndarray, float, int] | None:
+    """The prototype at a 1-based rank: largest ``|β|`` first (or stored order).
+
+    Parameters
+    ----------
+    source : RBFN, Prototypes, tuple, dict or array
+        Anything :func:`as_prototypes` accepts.
+    rank : int
+        1 = the prototype with the largest ``|β_i|``.
+    order : {"weight", "index"}, default="weight"
+        See :func:`weight_order`.
+
+    Returns
+    -------
+    (values, beta_ev, index) or None
+        The prototype's values (26,), its β in eV and its stored 0-based index; None when the
+        network has fewer than ``rank`` prototypes.
+
+    Examples
+    --------
+    >>> values, beta, i = prototype_by_rank((np.eye(3, 26), [0.1, -3.0, 2.0]), 2)
+    >>> beta, i, int(values.argmax())
+    (2.0, 2, 2)
+    >>> prototype_by_rank((np.eye(3, 26), [0.1, -3.0, 2.0]), 4) is None
+    True
+    """
+    if not isinstance(rank, (int, np.integer)) or rank < 1:
+        raise ValueError(f"`rank` must be a positive int (1 = largest |β|); got {rank!r}")
+    p = as_prototypes(source)
+    idx = weight_order(p.weights_ev, order)
+    if rank > len(idx):
+        return None
+    i = int(idx[rank - 1])
+    return p.centroids[i], float(p.weights_ev[i]), i
+
+
+def select_prototypes(source, indices) -> Prototypes:
+    """The prototypes at some stored 0-based indices, as a smaller :class:`Prototypes`.
+
+    Examples
+    --------
+    >>> p = select_prototypes((np.eye(3, 26), [0.1, -3.0, 2.0]), [2, 0])
+    >>> p.weights_ev.tolist(), len(p)
+    ([2.0, 0.1], 2)
+    """
+    p = as_prototypes(source)
+    idx = np.asarray(list(indices), dtype=np.int64).ravel()
+    if idx.size == 0:
+        raise ValueError("`indices` is empty; choose at least one prototype")
+    if idx.min() < 0 or idx.max() >= len(p):
+        raise ValueError(f"`indices` must lie in 0..{len(p) - 1} for a network of {len(p)} prototypes; got {idx}")
+    return Prototypes(p.centroids[idx], p.weights_ev[idx], p.label, p.surface)
 
 
 # --------------------------------------------------------------------------- Figure 5 data
@@ -304,6 +341,37 @@ def site_opacity_stats(
             "label": p.label,
         }
     )
+
+
+def site_opacity_data(models, *, threshold: float = OPACITY_THRESHOLD, normalize: str = "max") -> pd.DataFrame:
+    """The table behind :func:`site_opacity_chart`: per network and site, mean and std opacity.
+
+    Parameters
+    ----------
+    models : dict of str to model, list of models, or one model
+        Anything :func:`rbfviz.prototypes.as_prototypes` accepts, keyed by a label.
+    threshold : float, default=2.0
+    normalize : {"max", "sum", "none"}, default="max"
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`rbfviz.prototypes.site_opacity_stats` rows for every network, with ``network``
+        (the label) and ``num_prototypes`` columns.
+
+    Examples
+    --------
+    >>> df = site_opacity_data({"a": np.ones((2, 26)), "b": np.zeros((3, 26))})
+    >>> df.groupby("network").size().tolist(), df["num_prototypes"].unique().tolist()
+    ([26, 26], [2, 3])
+    """
+    frames = []
+    for p in as_prototype_list(models):
+        df = site_opacity_stats(p, threshold=threshold, normalize=normalize)
+        df.insert(0, "network", p.label)
+        df["num_prototypes"] = len(p)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
 
 
 def prototype_table(source, *, sites: SiteTable = DEFAULT_SITES, threshold: float = OPACITY_THRESHOLD) -> pd.DataFrame:

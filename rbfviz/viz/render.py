@@ -31,18 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import pyvista as pv
-from matplotlib import get_data_path as matplotlib_data_path
 
 from rbfviz.data.lattice import DEFAULT_SITES, FINAL_SITE, HALF_A, INITIAL_SITE, VIEWPOINTS, SiteTable
+from rbfviz.viz.style import BOND_COLOR, FONT_FILE, TEXT_COLOR, view_label  # noqa: F401  (re-used by the scenes)
 
 # --------------------------------------------------------------------------- constants
 SITE_RADIUS = 0.75  # Å; 1nn distance is 2.556 Å
 SPHERE_RESOLUTION = 24  # theta/phi resolution of the one shared sphere mesh
-BOND_COLOR = (0.72, 0.72, 0.72)
-TEXT_COLOR = (0.1, 0.1, 0.1)
 NUMBER_OF_PEELS = 12
-VIEW_LABELS = {"[110]": "[110]", "[001]": "[001]", "[1-10]": "[1\u030510]", "[031]": "[031]"}  # 1̄ as in the paper
-FONT_FILE = str(Path(matplotlib_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")  # same face as the charts
 JUMP_CENTER = (INITIAL_SITE + FINAL_SITE) / 2 * HALF_A  # midpoint of the jump, Å
 VIEW_EXTENT = 5.9  # Å, half height of the parallel view: the farthest site is 4.6 Å + radius
 TEXT_ANCHORS = {  # position -> (viewport xy, horizontal, vertical justification)
@@ -95,6 +91,61 @@ def jump_meshes(radius: float = SITE_RADIUS, resolution: int = SPHERE_RESOLUTION
     )
     cage = pv.Sphere(radius=radius * 0.8, center=FINAL_SITE * HALF_A, theta_resolution=10, phi_resolution=7)
     return {"migrating": atom, "vacancy": cage.extract_all_edges()}
+
+
+def jump_arrow(radius: float = SITE_RADIUS) -> pv.PolyData:
+    """An arrow from the migrating atom's surface to the vacant site's cage (the jump, [110]/2), in Å.
+
+    Examples
+    --------
+    >>> b = jump_arrow().bounds
+    >>> bool(b[0] > 0), bool(b[1] < FINAL_SITE[0] * HALF_A)
+    (True, True)
+    """
+    start, end = INITIAL_SITE * HALF_A, FINAL_SITE * HALF_A
+    d = (end - start) / np.linalg.norm(end - start)
+    a, b = start + d * radius * 0.9, end - d * radius * 0.75
+    length = float(np.linalg.norm(b - a))
+    return pv.Arrow(
+        start=a, direction=d, scale=length, tip_length=0.4, tip_radius=0.16, shaft_radius=0.06, tip_resolution=16
+    )
+
+
+def surface_meshes(surface: str, size: float = 8.0) -> dict[str, pv.PolyData]:
+    """The surface plane through the jump (translucent square) and an arrow along its outward normal.
+
+    The plane holds the migrating atom and the vacant site (the jump [110] lies in all three
+    surfaces); the arrow starts at the jump midpoint and points into the vacuum (Å).
+
+    Examples
+    --------
+    >>> m = surface_meshes("100")
+    >>> sorted(m), np.round(m["plane"].center, 2).tolist()[2]
+    (['normal', 'plane'], 0.0)
+    """
+    from rbfviz.data.lattice import SURFACE_NORMALS
+
+    key = str(surface).strip("{}")
+    if key not in SURFACE_NORMALS:
+        raise ValueError(f"surface must be one of {tuple(SURFACE_NORMALS)}; got {surface!r}")
+    n = np.asarray(SURFACE_NORMALS[key], dtype=np.float64)
+    n /= np.linalg.norm(n)
+    plane = pv.Plane(center=JUMP_CENTER, direction=n, i_size=size, j_size=size, i_resolution=1, j_resolution=1)
+    along = np.array([1.0, 1.0, 0.0]) / np.sqrt(2)  # square edges along the jump and n x jump
+    e = plane.points[1] - plane.points[0]
+    e /= np.linalg.norm(e)
+    angle = np.degrees(np.arctan2(np.cross(e, along) @ n, e @ along))
+    plane = plane.rotate_vector(n, angle, point=JUMP_CENTER, inplace=False)
+    arrow = pv.Arrow(
+        start=JUMP_CENTER,
+        direction=n,
+        scale=4.0,
+        tip_length=0.2,
+        tip_radius=0.07,
+        shaft_radius=0.025,
+        tip_resolution=16,
+    )
+    return {"plane": plane, "normal": arrow}
 
 
 def sphere_mapper(radius: float, resolution: int) -> pv.DataSetMapper:
@@ -163,13 +214,6 @@ def camera_for(view, *, center=JUMP_CENTER, extent: float = VIEW_EXTENT):
     up /= np.linalg.norm(up)
     c = np.asarray(center, dtype=np.float64)
     return [tuple(map(float, c + 6 * extent * d)), tuple(map(float, c)), tuple(map(float, up))]
-
-
-def view_label(view) -> str:
-    if isinstance(view, str):
-        return VIEW_LABELS.get(view, view)
-    arr = np.asarray(view)
-    return "[" + " ".join(f"{x:g}" for x in arr.ravel()) + "]" if arr.shape == (3,) else "custom view"
 
 
 def set_camera(pl: pv.Plotter, view, extent: float = VIEW_EXTENT, parallel: bool = True) -> None:

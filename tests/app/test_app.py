@@ -178,9 +178,9 @@ def test_dashboard_layout_and_lazy_tabs(tmp_path, tiny_models):
     layout = app.__panel__()
     assert isinstance(layout, pn.Column)
     proto = app.views["Prototypes"]
-    assert not proto.active and len(proto._grid.objects) == 0  # nothing heavy before the tab is shown
+    assert not proto.active and proto._page_scene is None  # nothing heavy before the tab is shown
     app.show("Prototypes")
-    assert proto.active and len(proto._grid.objects) == min(PER_PAGE, 8)
+    assert proto.active and proto._page_scene.scene.shown == min(PER_PAGE, 8)  # one scene for the page
     assert isinstance(proto._detail.objects[0], AbstractVTK)
     assert len(proto._table.value) == 26
     assert proto._strip.object[:4] == b"\x89PNG"  # the four viewpoints side by side
@@ -202,10 +202,10 @@ def test_compare_defaults_to_one_pruned_network_per_surface(state):
     assert [state.networks[k].surface for k in c.networks] == ["100", "110", "111"]
     view = CompareView(comparison=c)
     view.active = True
-    panes = [o for col in view._columns.objects for o in col.objects if isinstance(o, AbstractVTK)]
-    assert len(panes) == 3
+    panes = [o for o in view._columns.objects if isinstance(o, AbstractVTK)]
+    assert len(panes) == 1 and view._live.scene.shown == 3  # one scene, a viewport per network
     c.rank = 99
-    assert all(not any(isinstance(o, AbstractVTK) for o in col.objects) for col in view._columns.objects)
+    assert view._live.scene.shown == 0 and "fewer than 99" in view._notes.object
 
 
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF")])
@@ -304,8 +304,8 @@ def test_app_opens_with_no_networks(tmp_path):
     assert app.state.table().empty
     for name in ("Prototypes", "Compare"):
         app.show(name)
-    assert "No networks yet" in app.views["Prototypes"]._grid.objects[0].object
-    assert "Choose pruned networks" in app.views["Compare"]._columns.objects[0].object
+    assert "No networks yet" in app.views["Prototypes"]._page_label.object
+    assert "Choose pruned networks" in app.views["Compare"]._notes.object
     assert not app.prune_task.start() or (app.prune_task.wait(10) and "trained network" in app.prune_task.error)
     assert isinstance(app.__panel__(), pn.Column)
 

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rbfviz.app.workspace import bundled_models_dir
+
 pytestmark = pytest.mark.browser
 
 # The README's screenshots are rewritten only on request (RBFVIZ_UPDATE_SCREENSHOTS=1); otherwise
@@ -59,10 +61,15 @@ def red_blue_pixels(png: bytes) -> tuple[int, int]:
     return int(red), int(blue)
 
 
-def wait_for_scenes(page, container: str, count: int, timeout=60_000):
+def wait_for_scenes(page, container: str, count: int, timeout=60_000, coloured: int = 500):
+    """Wait until ``count`` canvases are visible in ``container`` and it shows red or blue spheres."""
     canvases = page.locator(f"{container} canvas")
     canvases.nth(count - 1).wait_for(state="visible", timeout=timeout)
-    page.wait_for_timeout(1500)  # let vtk.js draw
+    deadline = time.monotonic() + timeout / 1000
+    while sum(red_blue_pixels(page.locator(container).first.screenshot())) < coloured:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{container} never drew its spheres")
+        page.wait_for_timeout(100)
     return canvases
 
 
@@ -109,9 +116,9 @@ def test_starts_and_draws_prototype_scenes(app):
     t0 = time.monotonic()
     save_screenshot(page, "tiny-networks.png", full_page=False)
     show_tab(page, "Prototypes")
-    wait_for_scenes(page, ".rbf-proto-grid", 8)
-    print(f"Prototypes tab: 8 scenes drawn {time.monotonic() - t0:.1f} s after the click")
-    red, blue = red_blue_pixels(page.locator(".rbf-proto-grid").screenshot())
+    wait_for_scenes(page, ".rbf-proto-page-scene", 1)  # the page of 8 is one scene
+    print(f"Prototypes tab: page scene drawn {time.monotonic() - t0:.1f} s after the click")
+    red, blue = red_blue_pixels(page.locator(".rbf-proto-page-scene").screenshot())
     assert red > 2000 and blue > 2000, (red, blue)
     page.locator(".rbf-proto-caption button").nth(2).click()  # enlarge the third prototype
     page.get_by_text("Prototype (2)").first.wait_for(timeout=30_000)
@@ -162,9 +169,9 @@ def test_train_then_prune_shows_prototypes(app):
     show_tab(page, "Prototypes")
     page.wait_for_timeout(500)
     assert "K=4" in page.locator(".rbf-proto-network select").evaluate("s => s.options[s.selectedIndex].text")
-    wait_for_scenes(page, ".rbf-proto-grid", 4)
-    assert page.locator(".rbf-proto-grid .rbf-scene").count() == 4
-    red, blue = red_blue_pixels(page.locator(".rbf-proto-grid").screenshot())
+    wait_for_scenes(page, ".rbf-proto-page-scene", 1)
+    assert page.locator(".rbf-proto-caption:visible").count() == 4  # four prototypes, four captions
+    red, blue = red_blue_pixels(page.locator(".rbf-proto-page-scene").screenshot())
     assert red + blue > 2000, (red, blue)
 
 
@@ -193,27 +200,43 @@ def test_cancel_stops_training(app):
 def test_compare_shows_three_surfaces(app):
     page = app
     show_tab(page, "Compare")
-    wait_for_scenes(page, ".rbf-compare-columns", 3)
-    assert page.locator(".rbf-compare-columns .rbf-scene").count() == 3
-    for s in ("(100)", "(110)", "(111)"):
-        page.get_by_text(s).first.wait_for(timeout=10_000)
-    red, blue = red_blue_pixels(page.locator(".rbf-compare-columns").screenshot())
+    wait_for_scenes(page, ".rbf-compare-scene", 1)  # one scene, a viewport per network
+    assert page.locator(".rbf-compare-columns .rbf-scene").count() == 1
+    red, blue = red_blue_pixels(page.locator(".rbf-compare-scene").screenshot())
     assert red > 1000 and blue > 1000, (red, blue)
     save_screenshot(page, "tiny-compare.png")
-    # linked cameras: rotating the first scene turns the third one too
-    scenes = page.locator(".rbf-compare-columns .rbf-scene")
-    before = np.asarray(Image.open(io.BytesIO(scenes.nth(2).screenshot())).convert("L")).astype(int)
-    box = scenes.nth(0).bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # one shared camera: dragging in the first viewport turns the third one too
+    scene = page.locator(".rbf-compare-scene")
+
+    def third():
+        img = np.asarray(Image.open(io.BytesIO(scene.screenshot())).convert("L")).astype(int)
+        w = img.shape[1] // 4
+        return img[:, 2 * w : 3 * w]
+
+    before = third()
+    box = scene.bounding_box()
+    cx, cy = box["x"] + box["width"] / 8, box["y"] + box["height"] / 2
     page.mouse.move(cx, cy)
     page.mouse.down()
     for step in range(1, 11):
         page.mouse.move(cx + 12 * step, cy + 4 * step)
     page.mouse.up()
-    page.wait_for_timeout(1500)
-    after = np.asarray(Image.open(io.BytesIO(scenes.nth(2).screenshot())).convert("L")).astype(int)
-    changed = (np.abs(after - before) > 40).mean()
+    deadline = time.monotonic() + 30
+    while (changed := (np.abs(third() - before) > 40).mean()) <= 0.02 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     assert changed > 0.02, f"third scene did not follow the first one's camera ({changed:.3%} pixels changed)"
+    # the wheel over a scene scrolls the page; after a click in the scene it zooms the scene instead
+    page.mouse.click(10, 10)  # a click outside: no scene has focus
+    page.evaluate("window.scrollTo(0, 0)")
+    shown = third()
+    box = scene.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 8, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 400)
+    deadline = time.monotonic() + 30
+    while page.evaluate("document.scrollingElement.scrollTop") == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate("document.scrollingElement.scrollTop") > 0, "the wheel did not scroll the page"
+    assert (np.abs(third() - shown) > 40).mean() < 0.01, "the wheel zoomed a scene that had no focus"
 
 
 def test_export_downloads_png_and_pdf(app):
@@ -325,7 +348,7 @@ def test_launcher_serves_dashboard(page, tiny_models, tmp_path):
         proc.wait(timeout=20)
 
 
-BUNDLED = Path(__file__).resolve().parents[2] / "assets" / "models"
+BUNDLED = bundled_models_dir()
 
 
 @pytest.mark.skipif(not any(BUNDLED.glob("*-m16.safetensors")), reason="no bundled networks in assets/models")
@@ -341,17 +364,15 @@ def test_opens_with_the_bundled_networks(page, serve_app, tmp_path):
         page.get_by_text(f"cu{surface}-k1024-m16").first.wait_for(timeout=30_000)
     save_screenshot(page, "networks.png", full_page=False)
     show_tab(page, "Prototypes")
-    wait_for_scenes(page, ".rbf-proto-grid", 8)
-    red, blue = red_blue_pixels(page.locator(".rbf-proto-grid").screenshot())
+    wait_for_scenes(page, ".rbf-proto-page-scene", 1)
+    red, blue = red_blue_pixels(page.locator(".rbf-proto-page-scene").screenshot())
     assert red > 2000 and blue > 2000, (red, blue)
     page.locator(".rbf-proto-caption button").nth(0).click()
     page.get_by_text("Prototype (").first.wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)
+    wait_for_scenes(page, ".rbf-proto-detail-scene", 1)
     save_screenshot(page, "prototypes.png")
-    page.goto(url)  # a fresh page: Chromium caps the number of live WebGL contexts
-    page.get_by_text("cu100-k1024-m16").first.wait_for(timeout=30_000)
-    show_tab(page, "Compare")
-    wait_for_scenes(page, ".rbf-compare-columns", 3)
-    red, blue = red_blue_pixels(page.locator(".rbf-compare-columns").screenshot())
+    show_tab(page, "Compare")  # the same page: one WebGL context per 3D area, three in all
+    wait_for_scenes(page, ".rbf-compare-scene", 1)
+    red, blue = red_blue_pixels(page.locator(".rbf-compare-scene").screenshot())
     assert red + blue > 2000, (red, blue)  # the top prototypes of these networks are mostly red
     save_screenshot(page, "compare.png")

@@ -12,7 +12,7 @@ import pytest
 
 from rbfviz.data.lattice import DEFAULT_SITES, GROUPS
 from rbfviz.viz import charts
-from rbfviz.viz.prototypes import GROUP_COLORS
+from rbfviz.viz.style import GROUP_COLORS
 
 
 @pytest.fixture(scope="module")

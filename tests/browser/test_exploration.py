@@ -1,0 +1,258 @@
+"""One page driven through a whole exploration of the bundled networks in headless chromium.
+
+Prototypes → each of the three bundled pruned networks → next page → by index → a caption click
+→ each viewpoint → Compare → another rank → back to Prototypes → Compare again.  After every step
+the drawn canvases are compared, viewport by viewport, with the library's own off-screen render
+of what the step should show (:class:`rbfviz.viz.scenes.PrototypeScene`, built here from the model
+files, not from the app): the share of strongly red among strongly red or blue pixels must agree.
+No page error may be raised in the whole session, and the page never holds more than
+:data:`MAX_LIVE_CONTEXTS` live WebGL contexts (one per 3D area).  A screenshot of every step is
+written to ``$TMPDIR/rbfviz-exploration/``.  Every wait is on a condition (the picture matching).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(tempfile.gettempdir()) / "rbfviz-exploration"
+MAX_LIVE_CONTEXTS = 3  # the page of prototypes, the enlarged prototype, the comparison
+TOLERANCE = 0.2  # largest difference of the red share per viewport, browser vs off-screen
+WAIT_S = 120  # generous: 2 shared cores
+
+# Counts WebGL contexts whose canvas is still in the page and whose context is not lost.
+COUNT_CONTEXTS = """
+(() => {
+  const orig = HTMLCanvasElement.prototype.getContext;
+  window.__gl = [];
+  HTMLCanvasElement.prototype.getContext = function (type, ...args) {
+    const ctx = orig.call(this, type, ...args);
+    if (ctx && /webgl/.test(String(type)) && !window.__gl.some((e) => e.ctx.deref() === ctx))
+      window.__gl.push({canvas: new WeakRef(this), ctx: new WeakRef(ctx)});
+    return ctx;
+  };
+  window.__liveGL = () => window.__gl.filter((e) => {
+    const c = e.canvas.deref(), x = e.ctx.deref();
+    return c && x && c.isConnected && !x.isContextLost();
+  }).length;
+})();
+"""
+
+
+# --------------------------------------------------------------------------- pictures
+def tiles(img: np.ndarray, rows: int, cols: int) -> list[np.ndarray]:
+    h, w = img.shape[0] // rows, img.shape[1] // cols
+    return [img[r * h : (r + 1) * h, c * w : (c + 1) * w] for r in range(rows) for c in range(cols)]
+
+
+def red_share(tile: np.ndarray) -> tuple[float, int]:
+    """(red / (red + blue), red + blue) over strongly coloured pixels."""
+    a = tile[..., :3].astype(int)
+    red = ((a[..., 0] > 150) & (a[..., 1] < 100) & (a[..., 2] < 100)).sum()
+    blue = ((a[..., 2] > 150) & (a[..., 0] < 100) & (a[..., 1] < 100)).sum()
+    n = int(red + blue)
+    return (float(red) / n if n else float("nan")), n
+
+
+def signature(img: np.ndarray, rows: int, cols: int) -> list[tuple[float, int]]:
+    return [red_share(t) for t in tiles(img, rows, cols)]
+
+
+def matches(seen, expected) -> bool:
+    for (fs, ns), (fe, ne) in zip(seen, expected):
+        if ne < 50:  # an empty or nearly empty viewport must stay (nearly) empty
+            if ns > 400:
+                return False
+            continue
+        if ns < 0.3 * ne or abs(fs - fe) > TOLERANCE:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- the expected pictures
+class Reference:
+    """Off-screen renders of what each 3D area should show, from the bundled model files."""
+
+    def __init__(self):
+        import pyvista
+
+        from rbfviz.app.workspace import bundled_models_dir
+        from rbfviz.core.store import load_model
+        from rbfviz.viz.prototypes import as_prototypes
+
+        _ = pyvista.Plotter  # load PyVista's lazy modules here, not in two threads at once (server and test)
+        folder = Path(bundled_models_dir())
+        self.nets = {}
+        for s in ("100", "110", "111"):
+            path = folder / f"cu{s}-k1024-m16.safetensors"
+            self.nets[s] = as_prototypes(load_model(path))
+        self._scenes = {}
+
+    def _scene(self, kind):
+        from rbfviz.app import compare, prototypes
+        from rbfviz.viz.scenes import PrototypeScene
+
+        if kind not in self._scenes:
+            self._scenes[kind] = {
+                "page": lambda: PrototypeScene(
+                    prototypes.PER_PAGE,
+                    columns=prototypes.GRID_COLUMNS,
+                    panel_size=prototypes.THUMB_SIZE,
+                    resolution=prototypes.THUMB_RESOLUTION,
+                ),
+                "detail": lambda: PrototypeScene(
+                    1, panel_size=prototypes.DETAIL_SIZE, resolution=prototypes.DETAIL_RESOLUTION
+                ),
+                "compare": lambda: PrototypeScene(
+                    compare.MAX_COLUMNS,
+                    panel_size=compare.SCENE_SIZE,
+                    resolution=compare.SCENE_RESOLUTION,
+                    surfaces=True,
+                ),
+            }[kind]()
+        return self._scenes[kind]
+
+    def page(self, surface, order, page):
+        from rbfviz.app.prototypes import PER_PAGE
+        from rbfviz.viz.prototypes import weight_order
+
+        p = self.nets[surface]
+        idx = weight_order(p.weights_ev, order)[page * PER_PAGE : (page + 1) * PER_PAGE]
+        scene = self._scene("page")
+        scene.show([(p.centroids[i], "") for i in idx])
+        return scene.screenshot().copy(), [int(i) for i in idx]
+
+    def detail(self, surface, index, view):
+        scene = self._scene("detail")
+        scene.set_view(view)
+        scene.show([(self.nets[surface].centroids[index], "")])
+        return scene.screenshot().copy()
+
+    def compare(self, rank):
+        from rbfviz.viz.prototypes import prototype_by_rank
+
+        items = [(prototype_by_rank(self.nets[s], rank)[0], "") for s in ("100", "110", "111")]
+        scene = self._scene("compare")
+        scene.show(items, surfaces=["100", "110", "111"])
+        return scene.screenshot().copy()
+
+
+# --------------------------------------------------------------------------- the session
+class Session:
+    def __init__(self, page):
+        self.page = page
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        self.steps: list[str] = []
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: self.console.append(m.text))
+
+    def zero_size(self) -> int:
+        return sum("zero size" in m for m in self.console)
+
+    def grab(self, css: str) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(self.page.locator(css).first.screenshot())).convert("RGB"))
+
+    def expect(self, step: str, css: str, reference: np.ndarray, rows: int, cols: int, previous=None):
+        """Wait until the 3D area ``css`` shows ``reference``; screenshot; check errors and contexts."""
+        expected = signature(reference, rows, cols)
+        if previous is not None:  # the step must change the picture, or matching it proves nothing
+            assert not matches(signature(previous, rows, cols), expected), f"{step}: reference equals the last one"
+        deadline = time.monotonic() + WAIT_S
+        seen = None
+        while time.monotonic() < deadline:
+            self.page.locator(f"{css} canvas").first.wait_for(state="attached", timeout=WAIT_S * 1000)
+            seen = signature(self.grab(css), rows, cols)
+            if matches(seen, expected):
+                break
+            self.page.wait_for_timeout(250)
+        else:
+            self.shot(step + "-FAILED", css)
+            raise AssertionError(f"{step}: {css} never matched the library's render:\n seen {seen}\n want {expected}")
+        self.shot(step, css)
+        assert not self.errors, f"page errors by step {step}: {self.errors}"
+        live = self.page.evaluate("window.__liveGL()")
+        assert live <= MAX_LIVE_CONTEXTS, f"{step}: {live} live WebGL contexts"
+        zero = sum("zero size" in m for m in self.console)
+        self.steps.append(f"{step}: matched, {live} live WebGL contexts, {zero} 'zero size' messages so far")
+        return reference
+
+    def shot(self, step: str, css: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.locator(css).first.scroll_into_view_if_needed()
+        n = len(list(SHOTS.glob("*.png")))
+        self.page.screenshot(path=str(SHOTS / f"{n:02d}-{step}.png"), full_page=False)
+
+    def select_network(self, surface: str) -> None:
+        select = self.page.locator(".rbf-proto-network select")
+        labels = select.evaluate("s => Array.from(s.options).map(o => o.text)")
+        select.select_option(label=next(t for t in labels if t.startswith(f"cu{surface}-k1024-m16")))
+
+
+def tab(page, name: str) -> None:
+    page.locator(".bk-tab", has_text=name).click()
+
+
+def test_whole_exploration_keeps_scenes_right(page, serve_app, tmp_path):
+    from rbfviz.app.main import create_app
+    from rbfviz.data.lattice import VIEWPOINTS
+
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
+    ref = Reference()
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.add_init_script(COUNT_CONTEXTS)
+    s = Session(page)
+    page.goto(serve_app(lambda: create_app(workspace=tmp_path / "ws")))
+    page.get_by_text("cu111-k1024-m16").first.wait_for(timeout=60_000)
+
+    grid, detail, comp = ".rbf-proto-page-scene", ".rbf-proto-detail-scene", ".rbf-compare-scene"
+    tab(page, "Prototypes")
+    last, idx = ref.page("100", "weight", 0)
+    last = s.expect("prototypes-100", grid, last, 2, 4)
+    first_frames = s.zero_size()  # a scene's first frame may be drawn before its place exists
+    for surface in ("110", "111"):
+        s.select_network(surface)
+        img, idx = ref.page(surface, "weight", 0)
+        last = s.expect(f"network-{surface}", grid, img, 2, 4, previous=last)
+    page.locator(".rbf-proto-next button").click()
+    img, idx = ref.page("111", "weight", 1)
+    last = s.expect("next-page", grid, img, 2, 4, previous=last)
+    page.locator(".rbf-proto-order button", has_text="by index").click()
+    img, idx = ref.page("111", "index", 1)
+    last = s.expect("by-index", grid, img, 2, 4, previous=last)
+
+    page.locator(".rbf-proto-caption button").nth(2).click()  # enlarge the third of the page
+    chosen = idx[2]
+    page.get_by_text(f"Prototype ({chosen + 1})").first.wait_for(timeout=WAIT_S * 1000)
+    s.expect("caption-click", detail, ref.detail("111", chosen, "[031]"), 1, 1)
+    for label, view in zip(("[110]", "[001]", "[1\u030510]"), ("[110]", "[001]", "[1-10]")):
+        assert view in VIEWPOINTS
+        page.locator(".rbf-proto-view button", has_text=label).click()
+        s.expect(f"view-{view}", detail, ref.detail("111", chosen, view), 1, 1)
+    page.locator(".rbf-proto-view button", has_text="[031]").click()
+    s.expect("view-[031]", detail, ref.detail("111", chosen, "[031]"), 1, 1)
+
+    assert s.zero_size() == first_frames, "a scene update was drawn at zero size"
+    tab(page, "Compare")
+    cmp1 = s.expect("compare", comp, ref.compare(1), 1, 4)
+    first_frames = s.zero_size()
+    box = page.locator(".rbf-compare-rank input")
+    box.fill("2")
+    box.press("Enter")
+    s.expect("compare-rank-2", comp, ref.compare(2), 1, 4, previous=cmp1)
+    tab(page, "Prototypes")
+    s.expect("back-to-prototypes", grid, ref.page("111", "index", 1)[0], 2, 4)
+    tab(page, "Compare")
+    s.expect("compare-again", comp, ref.compare(2), 1, 4)
+    assert s.zero_size() == first_frames, "a scene update or a hidden tab was drawn at zero size"
+    print("\n".join(s.steps), f"\n'zero size' console messages in the session: {s.zero_size()}")
+    assert not s.errors, s.errors
