@@ -10,11 +10,13 @@ all chosen networks on one axis (paper Figure 5).
 
 from __future__ import annotations
 
+import html
+
 import panel as pn
 import param
 
 from rbfviz.app.prototypes import LiveScene, SceneBehaviour, after_this_tick, scene_key, site_opacity_pane
-from rbfviz.app.state import AppState
+from rbfviz.app.state import AppState, escape_markdown
 
 # --------------------------------------------------------------------------- constants
 SCENE_SIZE = 320  # px per viewport
@@ -59,6 +61,12 @@ class Comparison(param.Parameterized):
         return prototype_by_rank(self.state.entry(key).model, self.rank)
 
 
+def _markup_free(options: dict[str, str]) -> dict[str, str]:
+    """Option labels HTML-escaped: Bokeh's MultiChoice (choices.js with ``allowHTML``) renders them
+    as markup, so a network named ``<img onerror=…>`` would run; escaped, it shows as typed."""
+    return {html.escape(label): key for label, key in options.items()}
+
+
 class CompareView(pn.viewable.Viewer):
     """One scene with a viewport per network (shared camera), and the overlaid site-opacity chart."""
 
@@ -70,7 +78,7 @@ class CompareView(pn.viewable.Viewer):
         c = self.comparison
         self._choice = pn.widgets.MultiChoice(
             name="Networks",
-            options=c.choices(),
+            options=_markup_free(c.choices()),
             value=list(c.networks),
             max_items=MAX_COLUMNS,
             sizing_mode="stretch_width",
@@ -93,7 +101,7 @@ class CompareView(pn.viewable.Viewer):
 
     def _on_state(self, *events):
         c = self.comparison
-        self._choice.options = c.choices()
+        self._choice.options = _markup_free(c.choices())
         self._choice.value = list(c.networks)
 
     def _refresh(self, *events):
@@ -134,7 +142,7 @@ class CompareView(pn.viewable.Viewer):
             proto = c.prototype(key)
             name = entry.metadata.get("name") or entry.label
             if proto is None:
-                notes.append(f"{name} has fewer than {c.rank} prototypes")
+                notes.append(f"{escape_markdown(name)} has fewer than {c.rank} prototypes")
                 continue
             values, beta, i = proto
             surface = entry.surface

@@ -13,7 +13,7 @@ import numpy as np
 import panel as pn
 import param
 
-from rbfviz.app.state import AppState
+from rbfviz.app.state import AppState, escape_markdown
 from rbfviz.data.datasets import Dataset
 from rbfviz.data.lattice import DEFAULT_SITES
 from rbfviz.explain import explain, rows_in_range
@@ -208,7 +208,7 @@ class ExplainView(pn.viewable.Viewer):
             fn(*args)
             self._message.object = ""
         except ValueError as err:
-            self._message.object = f"**Error:** {err}"
+            self._message.object = f"**Error:** {escape_markdown(err)}"
 
     def _on_row_click(self, table, event):
         """A click on a row of the matches or nearest table loads that data row."""
@@ -221,9 +221,10 @@ class ExplainView(pn.viewable.Viewer):
             return
         try:
             self.explainer.uploaded = read_uploaded_dataset(self._upload.filename, event.new)
-            self._message.object = f"Loaded {len(self.explainer.uploaded)} rows from {self._upload.filename}"
+            rows = len(self.explainer.uploaded)
+            self._message.object = f"Loaded {rows} rows from {escape_markdown(self._upload.filename)}"
         except UploadError as err:
-            self._message.object = f"**Error:** {err}"
+            self._message.object = f"**Error:** {escape_markdown(err)}"
 
     def _on_networks(self, *events):
         st, e = self.explainer.state, self.explainer

@@ -18,7 +18,7 @@ from pathlib import Path
 import panel as pn
 import param
 
-from rbfviz.app.state import AppState
+from rbfviz.app.state import AppState, escape_markdown
 
 # --------------------------------------------------------------------------- constants
 FIGURES = {
@@ -244,9 +244,9 @@ class ExportView(pn.viewable.Viewer):
         try:
             data = s.render()
         except Exception as err:  # shown in the page; raising keeps the browser from downloading anything
-            s.message = f"**Error:** {err}"
+            s.message = f"**Error:** {escape_markdown(err)}"
             raise
-        s.message = f"Wrote {s.filename} ({len(data) / 1024:.0f} kB)"
+        s.message = f"Wrote {escape_markdown(s.filename)} ({len(data) / 1024:.0f} kB)"
         return io.BytesIO(data)
 
     def __panel__(self):

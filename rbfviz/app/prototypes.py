@@ -18,7 +18,7 @@ import panel as pn
 import param
 from panel.pane.vtk.vtk import VTKRenderWindowSynchronized
 
-from rbfviz.app.state import AppState
+from rbfviz.app.state import AppState, escape_markdown
 
 # --------------------------------------------------------------------------- constants
 PER_PAGE = 8  # prototypes per page, all in one scene
@@ -419,7 +419,8 @@ class PrototypesView(pn.viewable.Viewer):
         else:
             i = b.selected
             self._detail_scene.scene.show([(p.centroids[i], b.caption(i), p.label)])
-            self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · {p.label}"
+            label = escape_markdown(p.label)
+            self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · {label}"
             self._table.value = b.values_table()
         self._detail_scene.send(self.active)
 
