@@ -109,7 +109,7 @@ def _barriers(model: RBFN, X: np.ndarray) -> np.ndarray:
     alpha, gamma, beta, theta = _params(model)
     d2 = ((X[:, None, :] - theta[None, :, :]) ** 2).sum(-1)  # (N, K)
     f = alpha + np.exp(-gamma * d2) @ beta  # (N,)
-    return float(model.metadata.get("target_mean", 0.0)) + float(model.metadata.get("target_scale", 1.0)) * f
+    return model.target_mean + model.target_scale * f
 
 
 def split(model: RBFN, x) -> Split:
@@ -134,8 +134,8 @@ def split(model: RBFN, x) -> Split:
     """
     alpha, gamma, beta, theta = _params(model)
     x = _one("x", x, model.num_inputs)  # (D,)
-    mean = float(model.metadata.get("target_mean", 0.0))
-    scale = float(model.metadata.get("target_scale", 1.0))
+    mean = model.target_mean
+    scale = model.target_scale
     kernel = np.exp(-gamma * ((x[None, :] - theta) ** 2).sum(1))  # (K,)
     return Split(mean + scale * alpha, scale * beta * kernel, kernel, scale * beta)
 

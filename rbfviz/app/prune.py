@@ -93,7 +93,7 @@ class PruneTask(_PruneSettings):
         if not self.network:
             raise ValueError("choose a trained network first")
         large = self.state.entry(self.network).model
-        scale = self.state.entry(self.network).metadata.get("target_scale") or 1.0
+        scale = large.target_scale
         distribution = self.distribution_object()
         config = self.config()
 

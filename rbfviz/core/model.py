@@ -276,6 +276,16 @@ class RBFN(nn.Module):
         return ModelInfo.from_model(self)
 
     @property
+    def target_mean(self) -> float:
+        """Mean of the training targets (eV): predictions are ``target_mean + target_scale * f(x)``."""
+        return float(self.metadata.get("target_mean", 0.0))
+
+    @property
+    def target_scale(self) -> float:
+        """Scale of the training targets (eV per standardised unit); β in eV is ``target_scale * β``."""
+        return float(self.metadata.get("target_scale", 1.0))
+
+    @property
     def num_inputs(self) -> int:
         return self.centroids.shape[1]
 
@@ -316,9 +326,7 @@ class RBFN(nn.Module):
         out = (
             torch.cat([self(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]) if len(X) else torch.zeros(0)
         )
-        mean = float(self.metadata.get("target_mean", 0.0))
-        scale = float(self.metadata.get("target_scale", 1.0))
-        return mean + scale * out.double().cpu().numpy()
+        return self.target_mean + self.target_scale * out.double().cpu().numpy()
 
     def extra_repr(self) -> str:
         return (

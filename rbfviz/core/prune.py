@@ -288,12 +288,12 @@ def prune(
         for p, value in zip((small.bias, small.weights, small.centroids, small.log_gamma), best_params):
             p.copy_(value[r])
     loss = float(final[r])
-    scale = float(large.metadata.get("target_scale", 1.0))
+    scale = large.target_scale
     small.metadata.update(
         kind="pruned",
         surface=large.metadata.get("surface"),
         source=large.metadata.get("source"),
-        target_mean=large.metadata.get("target_mean", 0.0),
+        target_mean=large.target_mean,
         target_scale=scale,
         parent_hash=content_hash(large),
         parent_name=large.metadata.get("name"),

@@ -43,8 +43,8 @@ def parameters(model: RBFN) -> dict:
             "gamma": float(model.gamma.double()),
             "beta": model.weights.detach().double().cpu().numpy(),  # (K,)
             "theta": model.centroids.detach().double().cpu().numpy(),  # (K, D)
-            "target_mean": float(model.metadata.get("target_mean", 0.0)),
-            "target_scale": float(model.metadata.get("target_scale", 1.0)),
+            "target_mean": model.target_mean,
+            "target_scale": model.target_scale,
         }
 
 

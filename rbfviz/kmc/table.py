@@ -68,8 +68,8 @@ def table_chunks(model: RBFN, *, start: int = 0, stop: int | None = None, chunk_
     net = (
         model if model.centroids.device == dev else copy.deepcopy(model).to(dev)
     )  # leave the caller's model where it is
-    mean = float(model.metadata.get("target_mean", 0.0))
-    scale = float(model.metadata.get("target_scale", 1.0))
+    mean = model.target_mean
+    scale = model.target_scale
     shifts = torch.arange(D, device=dev, dtype=torch.int32)  # (D,); int32 holds 2^30 indices, half the bytes
     for first in range(start, stop, chunk_size):
         idx = torch.arange(first, min(first + chunk_size, stop), device=dev, dtype=torch.int32)  # (n,)
