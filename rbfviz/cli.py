@@ -383,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="toy")
     p.add_argument("--restarts", type=int, default=10)
     p.add_argument("--seed", type=int, default=5)
+    _register_sweep(command)
     return parser
 
 
@@ -397,6 +398,102 @@ def main(argv=None) -> int:
         print(f"rbfviz {args.command}: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+# --------------------------------------------------------------------------- sweep (paper Table 1)
+def cmd_sweep(args):
+    from dataclasses import replace
+
+    from rbfviz.core.train import TrainConfig
+    from rbfviz.sweep import SweepCancelled, SweepConfig, run_sweep, table1, table1_markdown
+
+    data_paths = []
+    for item in args.data or []:
+        surface, sep, path = item.partition("=")
+        if not sep or surface not in ("100", "110", "111"):
+            raise _CliError(f"--data takes SURFACE=PATH (e.g. 100=cu100.26d); got {item!r}")
+        data_paths.append((surface, path))
+    config = SweepConfig(
+        data_seed=args.data_seed,
+        data_paths=tuple(data_paths),
+        train=TrainConfig(max_epochs=args.max_epochs, device=args.device, compile=args.compile),
+        prune_m=tuple(args.prune_m),
+        prune_distributions=tuple(args.distribution),
+        prune_restarts=args.restarts,
+        search_rounds=args.search_rounds,
+        torch_threads=args.threads or None,
+    )
+    if args.baseline_epochs:
+        config = replace(config, dnn=replace(config.dnn, max_epochs=args.baseline_epochs))
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+    elif args.workers:
+        from rbfviz.sweep.runner import start_local_client
+
+        client = start_local_client(args.workers)
+    bar = _bar(None, "sweep", "cell")
+
+    def progress(report):
+        bar.total = report.total
+        bar.n = report.done
+        bar.refresh()
+
+    with _cancel_on_interrupt() as cancel:
+        try:
+            table = run_sweep(
+                args.out,
+                surfaces=args.surfaces,
+                ks=args.k,
+                splits=args.splits,
+                n_rows=args.n_rows,
+                baselines=tuple(args.baselines),
+                client=client,
+                progress=progress,
+                cancel=cancel,
+                config=config,
+            )
+        except SweepCancelled as exc:
+            raise _CliError(str(exc)) from None
+        finally:
+            bar.close()
+            if client is not None:
+                cluster = getattr(client, "cluster", None) if args.workers and not args.scheduler else None
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    print(f"{len(table)} cells ({table.attrs.get('computed', 0)} computed now) in {args.out}/results.parquet")
+    print(table1_markdown(table1(table)), end="")
+
+
+def _register_sweep(command):
+    p = command(
+        "sweep",
+        cmd_sweep,
+        "the paper's Table 1 sweep (surfaces × K × splits, baselines) on Dask",
+        "rbfviz sweep sweep-out --surfaces 100 110 111 --k 128 256 --splits 10 --baselines xgboost dnn",
+    )
+    p.add_argument("out", help="the sweep's folder (finished cells in it are skipped)")
+    p.add_argument("--surfaces", nargs="+", default=["100", "110", "111"], choices=["100", "110", "111"])
+    p.add_argument("--k", type=int, nargs="+", default=[128, 256, 512, 1024, 2048, 4096], help="centroid counts")
+    p.add_argument("--splits", type=int, default=10)
+    p.add_argument("--n-rows", type=int, default=None, help="generated rows per surface (default: the paper's sizes)")
+    p.add_argument("--data", nargs="+", metavar="SURFACE=PATH", help="barrier files instead of generated data")
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--baselines", nargs="*", default=[], choices=["xgboost", "dnn"])
+    p.add_argument("--search-rounds", type=int, default=0, help="random search rounds per baseline (paper: 100)")
+    p.add_argument("--baseline-epochs", type=int, default=None, help="cap the deep network's epochs")
+    p.add_argument("--prune-m", type=int, nargs="*", default=[], help="also prune every network to M prototypes")
+    p.add_argument("--distribution", nargs="+", default=["bernoulli"], choices=["bernoulli", "bernoulli-observed"])
+    p.add_argument("--restarts", type=int, default=10)
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (e.g. tcp://host:8786)")
+    p.add_argument("--workers", type=int, default=0, help="embedded cluster size (default: one per core)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per task (default: cores / workers)")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X
 import panel as pn
 import param
 
+from rbfviz.app.accuracy import AccuracyView
 from rbfviz.app.compare import CompareView, Comparison
 from rbfviz.app.export import ExportSettings, ExportView
 from rbfviz.app.networks import NetworksView
@@ -31,7 +32,7 @@ from rbfviz.app.workspace import Workspace
 
 # --------------------------------------------------------------------------- constants
 EXTENSIONS = ("vtk", "tabulator")
-TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export")
+TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Export", "Accuracy")
 LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare"}  # built when first shown
 
 
@@ -52,6 +53,7 @@ class Dashboard(pn.viewable.Viewer):
             "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s)),
             "Compare": CompareView(comparison=Comparison(state=s)),
             "Export": ExportView(settings=ExportSettings(state=s)),
+            "Accuracy": AccuracyView(state=s),
         }
         self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=True, sizing_mode="stretch_width")
         self._tabs.param.watch(self._on_tab, "active")
