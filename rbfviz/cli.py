@@ -418,6 +418,7 @@ def cmd_sweep(args):
         data_paths=tuple(data_paths),
         train=TrainConfig(max_epochs=args.max_epochs, device=args.device, compile=args.compile),
         prune_m=tuple(args.prune_m),
+        prune_k=tuple(args.prune_k),
         prune_distributions=tuple(args.distribution),
         prune_restarts=args.restarts,
         search_rounds=args.search_rounds,
@@ -486,6 +487,7 @@ def _register_sweep(command):
     p.add_argument("--search-rounds", type=int, default=0, help="random search rounds per baseline (paper: 100)")
     p.add_argument("--baseline-epochs", type=int, default=None, help="cap the deep network's epochs")
     p.add_argument("--prune-m", type=int, nargs="*", default=[], help="also prune every network to M prototypes")
+    p.add_argument("--prune-k", type=int, nargs="*", default=[], help="prune only the networks of these K")
     p.add_argument("--distribution", nargs="+", default=["bernoulli"], choices=["bernoulli", "bernoulli-observed"])
     p.add_argument("--restarts", type=int, default=10)
     p.add_argument("--max-epochs", type=int, default=None)

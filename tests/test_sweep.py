@@ -273,3 +273,34 @@ def test_figure5_findings_tell_differences_from_noise():
     assert by[("{100} sites 19-22 the least opaque group", "100")]["holds"]
     # {111} is built exactly as {100}: "more even" must not hold
     assert not by[("{111} more even than {100}", "111")]["holds"]
+
+
+def test_pruned_cells_and_figure5_files(tmp_path):
+    """Pruning cells (M = 16, Bernoulli(0.5)) take their parent's network; Figure 5 over networks
+    is written next to the table (an in-process cluster: pruning is quick here)."""
+    from distributed import Client, LocalCluster
+
+    from rbfviz.core.store import load_model
+
+    config = replace(TINY, prune_m=(16,), prune_restarts=2, prune_iterations=20)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as c,
+    ):
+        table = run_sweep(tmp_path, surfaces=["100", "110"], ks=[24], splits=2, n_rows=N_ROWS, client=c, config=config)
+    pruned = table[table["model"] == "pruned"]
+    assert len(pruned) == 4 and (pruned["m"] == 16).all() and (pruned["k"] == 24).all()
+    for _, r in pruned.iterrows():
+        net = load_model(tmp_path / r["network"])
+        parent = table[table["key"] == r["parent"]].iloc[0]
+        assert (
+            net.num_centroids == 16
+            and net.metadata["parent_hash"] == load_model(tmp_path / parent["network"]).metadata["content_hash"]
+        )
+        data = load_data(replace(config, n_rows=N_ROWS), r["surface"])
+        test = data.split(fractions=(0.8, 0.1), seed=int(r["split_seed"]))[2]
+        assert r["test_rmse_ev"] == pytest.approx(np.sqrt(np.mean((net.predict(test.X) - test.y) ** 2)))
+    sites = pd.read_csv(tmp_path / "figure5_sites.csv", dtype={"surface": str})
+    assert len(sites) == 2 * 26 and (sites["n_networks"] == 2).all()
+    findings = pd.read_csv(tmp_path / "figure5_findings.csv")
+    assert set(findings["finding"]) >= {"1nn-type sites more opaque than 2nn-only"}

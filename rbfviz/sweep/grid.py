@@ -55,6 +55,7 @@ class SweepConfig:
     train_seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)
     prune_m: tuple = ()  # pruned sizes M; () prunes nothing
+    prune_k: tuple = ()  # prune only the networks of these K; (): every K
     prune_distributions: tuple = ("bernoulli",)  # "bernoulli" is Bernoulli(0.5)
     prune_restarts: int = 10
     prune_iterations: int | None = None  # L-BFGS budget (None: the library's default)
@@ -161,7 +162,7 @@ def make_cells(surfaces, ks, splits: int, config: SweepConfig, baselines=()) -> 
                 spec = {"model": "rbfn", "data": data, **split_part, "split_seed": ss, "seed": ts, "k": k}
                 trained = _keyed(Cell(surface, "rbfn", s, k=k), {**spec, "train": _train_spec(config)})
                 cells.append(trained)
-                for m in config.prune_m:
+                for m in config.prune_m if (not config.prune_k or k in config.prune_k) else ():
                     for dist in config.prune_distributions:
                         pspec = {
                             "model": "pruned",

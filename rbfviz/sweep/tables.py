@@ -139,39 +139,42 @@ def pruned_networks(table: pd.DataFrame, out_dir, *, m: int = 16, distribution: 
 def figure5_findings(networks: dict) -> pd.DataFrame:
     """The paper's four Figure 5 findings (§3.2.2) tested over networks, not within one.
 
-    Each finding is a difference d of normalised opacities; per network (or per pair of surfaces
-    over all pairs of networks) d is computed, and the finding holds when mean(d) > 2 · s.e.(d)
-    (s.e. = s.d. / √n).  Returns one row per finding: ``finding``, ``surface``, ``mean``, ``std``,
-    ``n``, ``holds``.
+    Each finding is a difference of normalised opacities that should be positive.  Within a
+    surface it is computed per network (paired: mean and s.e. = s.d./√n over the networks);
+    between two surfaces it is the difference of the surfaces' means with the Welch standard error
+    √(s₁²/n₁ + s₂²/n₂).  A finding ``holds`` when the difference exceeds two standard errors.
+    Returns one row per finding: ``finding``, ``surface``, ``diff``, ``se``, ``n``, ``holds``.
     """
     from rbfviz.viz.prototypes import group_opacity_over_networks, opacity_evenness
 
     groups = {s: group_opacity_over_networks(nets, per_network=True) for s, nets in networks.items()}
     rows = []
 
-    def add(finding, surface, d):
-        d = np.asarray(d, dtype=float)
-        n = len(d)
-        sd = float(d.std(ddof=1)) if n > 1 else float("nan")
-        holds = bool(n > 1 and d.mean() > 2 * sd / np.sqrt(n))
-        rows.append(dict(finding=finding, surface=surface, mean=float(d.mean()), std=sd, n=n, holds=holds))
+    def add(finding, surface, a, b=None):
+        a = np.asarray(a, dtype=float)
+        if b is None:  # paired, within one surface
+            n, diff = len(a), float(a.mean())
+            se = float(a.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        else:  # two surfaces
+            b = np.asarray(b, dtype=float)
+            n, diff = min(len(a), len(b)), float(a.mean() - b.mean())
+            se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))) if n > 1 else float("nan")
+        rows.append(dict(finding=finding, surface=surface, diff=diff, se=se, n=n, holds=bool(n > 1 and diff > 2 * se)))
 
     for s, g in groups.items():  # 1. 1nn-type sites above the 2nn-only ones on every surface
         add("1nn-type sites more opaque than 2nn-only", s, g["1nn"] - g["2nn"])
     if "110" in groups:  # 2. {110} sites 23-26 (Q2) less opaque than the other surfaces' 23-26
         for s in groups:
             if s != "110":
-                d = (groups[s]["Q2"].to_numpy()[:, None] - groups["110"]["Q2"].to_numpy()[None, :]).ravel()
-                add(f"{{110}} sites 23-26 less opaque than {{{s}}}'s", "110", d)
+                add(f"{{110}} sites 23-26 less opaque than {{{s}}}'s", "110", groups[s]["Q2"], groups["110"]["Q2"])
     if "100" in groups:  # 3. {100} sites 19-22 (P2) the least opaque group
         g = groups["100"]
-        others = g[["C", "I1", "F1", "Q2"]].min(axis=1)
-        add("{100} sites 19-22 the least opaque group", "100", others - g["P2"])
+        add("{100} sites 19-22 the least opaque group", "100", g[["C", "I1", "F1", "Q2"]].min(axis=1) - g["P2"])
     if "111" in groups:  # 4. {111} the most even (smallest coefficient of variation over sites)
         cv = {s: opacity_evenness(nets) for s, nets in networks.items()}
         for s in cv:
             if s != "111":
-                add(f"{{111}} more even than {{{s}}}", "111", (cv[s][:, None] - cv["111"][None, :]).ravel())
+                add(f"{{111}} more even than {{{s}}}", "111", cv[s], cv["111"])
     return pd.DataFrame(rows)
 
 
@@ -195,4 +198,30 @@ def write_outputs(table: pd.DataFrame, out_dir) -> dict:
         paths["table1_csv"], paths["table1_md"] = out / "table1.csv", out / "table1.md"
         _write_text(paths["table1_csv"], t1.to_csv(index=False))
         _write_text(paths["table1_md"], table1_markdown(t1))
+    if len(table) and (table["model"] == "pruned").any():
+        paths.update(write_figure5(table, out))
+    return paths
+
+
+def figure5_tables(table: pd.DataFrame, out_dir, *, m: int = 16, distribution: str = "bernoulli"):
+    """(per-site, per-group, findings) tables of Figure 5 over the pruned networks of all splits
+    (largest K per surface): mean ± s.d. across networks, and :func:`figure5_findings`."""
+    from rbfviz.viz.prototypes import group_opacity_over_networks, site_opacity_over_networks
+
+    nets = pruned_networks(table, out_dir, m=m, distribution=distribution)
+    sites = pd.concat([site_opacity_over_networks(v).assign(surface=s) for s, v in nets.items()], ignore_index=True)
+    groups = pd.concat([group_opacity_over_networks(v).assign(surface=s) for s, v in nets.items()], ignore_index=True)
+    return sites, groups, figure5_findings(nets)
+
+
+def write_figure5(table: pd.DataFrame, out_dir) -> dict:
+    """figure5_sites.csv, figure5_groups.csv and figure5_findings.csv (M = 16, Bernoulli(0.5))."""
+    out = Path(out_dir)
+    sub = table[(table["model"] == "pruned") & (table["m"] == 16) & (table["distribution"] == "bernoulli")]
+    if sub.empty:
+        return {}
+    paths = {}
+    for name, frame in zip(("sites", "groups", "findings"), figure5_tables(table, out)):
+        paths[f"figure5_{name}"] = out / f"figure5_{name}.csv"
+        _write_text(paths[f"figure5_{name}"], frame.to_csv(index=False))
     return paths
