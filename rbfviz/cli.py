@@ -421,6 +421,7 @@ def cmd_sweep(args):
         prune_k=tuple(args.prune_k),
         prune_distributions=tuple(args.distribution),
         prune_restarts=args.restarts,
+        prune_iterations=args.prune_iterations,
         search_rounds=args.search_rounds,
         torch_threads=args.threads or None,
     )
@@ -490,6 +491,7 @@ def _register_sweep(command):
     p.add_argument("--prune-k", type=int, nargs="*", default=[], help="prune only the networks of these K")
     p.add_argument("--distribution", nargs="+", default=["bernoulli"], choices=["bernoulli", "bernoulli-observed"])
     p.add_argument("--restarts", type=int, default=10)
+    p.add_argument("--prune-iterations", type=int, default=None, help="L-BFGS budget per pruning (default 1000)")
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--compile", action="store_true")

@@ -193,7 +193,7 @@ def fit_mlp(
     config = config or MLPConfig()
     device = torch.device(_device(config.device))
     t0 = time.perf_counter()
-    f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
+    f32 = lambda a: torch.tensor(np.asarray(a, dtype=np.float32), device=device)  # a copy: Dask arrays are read-only
     Xt, Xv = f32(X_train), f32(X_val)  # (N, D), (V, D)
     y64 = np.asarray(y_train, dtype=np.float64)
     mean, scale = float(y64.mean()), float(y64.std()) or 1.0
