@@ -468,6 +468,11 @@ def cmd_sweep(args):
                     cluster.close()
     print(f"{len(table)} cells ({table.attrs.get('computed', 0)} computed now) in {args.out}/results.parquet")
     print(table1_markdown(table1(table)), end="")
+    if args.figure3:
+        from rbfviz.sweep import figure3_chart
+        from rbfviz.viz.export import export_chart
+
+        print("Figure 3:", export_chart(figure3_chart(table), args.figure3, dpi=args.dpi))
 
 
 def _register_sweep(command):
@@ -498,6 +503,8 @@ def _register_sweep(command):
     p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (e.g. tcp://host:8786)")
     p.add_argument("--workers", type=int, default=0, help="embedded cluster size (default: one per core)")
     p.add_argument("--threads", type=int, default=0, help="torch threads per task (default: cores / workers)")
+    p.add_argument("--figure3", metavar="PNG", help="also write Figure 3 (RMSE against K, baselines) here")
+    p.add_argument("--dpi", type=int, default=150)
 
 
 if __name__ == "__main__":

@@ -483,10 +483,11 @@ def accuracy_baselines_chart(rbfn: pd.DataFrame, baselines: pd.DataFrame | None 
     panels = []
     for i, surface in enumerate(surfaces):
         d = rbfn[rbfn["surface"].astype(str) == surface]
+        d = d.assign(K=np.log2(d["K"].astype(float)))  # a log2 axis labelled with K (clean ticks in both backends)
         lab = f"{{{surface}}}"
         els = []
         if len(d):
-            els.extend(accuracy_chart(d, title=lab).values())
+            els.extend(accuracy_chart(d, title=lab, logx=False).values())
         for _, b in baselines[baselines["surface"].astype(str) == surface].iterrows():
             st = BASELINE_STYLES.get(str(b["model"]), {"color": SERIES_COLORS[i + 1], "mpl": ":", "bokeh": "dotted"})
             mean, sd = float(b["rmse_mean"]), float(b["rmse_std"]) if pd.notna(b["rmse_std"]) else 0.0
@@ -494,7 +495,8 @@ def accuracy_baselines_chart(rbfn: pd.DataFrame, baselines: pd.DataFrame | None 
             c, lab_b = st["color"], str(b["model"])
             els.append(
                 hv.Area((x, [mean - sd] * 2, [mean + sd] * 2), "K", ["RMSE", "RMSE2"], label=lab_b).opts(
-                    opts.Area(**_mpl(color=c, facecolor=None, edgecolor=None, linewidth=0, alpha=0.15)),
+                    # a plain facecolor loses to the default colour cycle in HoloViews' matplotlib Area
+                    opts.Area(**_mpl(facecolor=hv.Cycle([c]), linewidth=0, alpha=0.15)),
                     opts.Area(**_bk(fill_color=c, line_alpha=0, fill_alpha=0.15)),
                 )
             )
@@ -504,8 +506,8 @@ def accuracy_baselines_chart(rbfn: pd.DataFrame, baselines: pd.DataFrame | None 
                     opts.Curve(**_bk(color=c, line_dash=st["bokeh"], line_width=2)),
                 )
             )
-        ks = [(float(v), f"{v:g}") for v in sorted(d["K"].astype(float).unique())] if len(d) else None
-        logx = bool(len(d) and d["K"].max() > 10 * max(d["K"].min(), 1e-12))
+        ks = [(float(v), f"{2**v:g}") for v in sorted(d["K"].astype(float).unique())] if len(d) else None
+        logx = False
         panels.append(
             _axis_opts(
                 hv.Overlay(els),
@@ -523,7 +525,7 @@ def accuracy_baselines_chart(rbfn: pd.DataFrame, baselines: pd.DataFrame | None 
         hv.Layout(panels)
         .cols(len(panels) or 1)
         .opts(
-            opts.Layout(**_mpl(sublabel_format="", fig_inches=FIG_INCHES)),
+            opts.Layout(**_mpl(sublabel_format="", fig_inches=FIG_INCHES, shared_axes=False)),
             opts.Layout(**_bk(shared_axes=False)),
         )
     )
