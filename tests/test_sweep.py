@@ -334,3 +334,18 @@ def test_pruned_cells_and_figure5_files(tmp_path):
     assert len(sites) == 2 * 26 and (sites["n_networks"] == 2).all()
     findings = pd.read_csv(tmp_path / "figure5_findings.csv")
     assert set(findings["finding"]) >= {"1nn-type sites more opaque than 2nn-only"}
+
+
+def test_random_search_cell_keeps_the_best_validation_candidate(tmp_path):
+    """search_rounds=N: N random points of the paper's space, the lowest validation MSE kept."""
+    config = replace(TINY, n_rows=N_ROWS, search_rounds=3, xgboost=replace(TINY.xgboost, max_trees=20))
+    (cell,) = [c for c in make_cells(["100"], [], 1, config, baselines=("xgboost",))]
+    record = run_cell(cell, config, load_data(config, "100"), tmp_path)
+    rng = np.random.default_rng([0, 12345])  # the cell's candidates: split 0's training seed
+    candidates = [random_config("xgboost", rng, config.xgboost) for _ in range(3)]
+    data = load_data(config, "100")
+    tr, va, _ = data.split(fractions=(0.8, 0.1), seed=0)
+    vals = [fit_xgboost(tr.X, tr.y, va.X, va.y, c, seed=0).val_mse for c in candidates]
+    chosen = json.loads(record["config"])
+    assert chosen["learning_rate"] == pytest.approx(candidates[int(np.argmin(vals))].learning_rate)
+    assert record["val_rmse_ev"] == pytest.approx(np.sqrt(min(vals)))
