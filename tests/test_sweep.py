@@ -349,3 +349,33 @@ def test_random_search_cell_keeps_the_best_validation_candidate(tmp_path):
     chosen = json.loads(record["config"])
     assert chosen["learning_rate"] == pytest.approx(candidates[int(np.argmin(vals))].learning_rate)
     assert record["val_rmse_ev"] == pytest.approx(np.sqrt(min(vals)))
+
+
+def test_cli_sweep_on_a_given_scheduler(client, tmp_path, capsys):
+    from rbfviz.cli import main
+
+    out = tmp_path / "cli"
+    args = ["sweep", str(out), "--surfaces", "100", "--k", "4", "--splits", "2", "--n-rows", str(N_ROWS)]
+    args += ["--max-epochs", "2", "--device", "cpu", "--threads", "1", "--scheduler", client.scheduler.address]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 cells (2 computed now)" in printed and "| {100} | RBFN (4) | 2 |" in printed
+    assert main(args) == 0 and "2 cells (0 computed now)" in capsys.readouterr().out
+    assert main(["sweep", str(out), "--data", "100:cu.26d"]) == 2
+    assert "SURFACE=PATH" in capsys.readouterr().err
+
+
+def test_data_files_are_keyed_by_content(tmp_path):
+    from rbfviz.data.datasets import Dataset, write_26d
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "cu100.26d"
+    write_26d(Dataset(X=rng.choice([-1.0, 1.0], (60, 26)), y=rng.uniform(0, 1, 60), surface="100"), path)
+    config = replace(TINY, data_paths=(("100", str(path)),))
+    key = make_cells(["100"], [4], 1, config)[0].key
+    record = run_cell(make_cells(["100"], [4], 1, config)[0], config, load_data(config, "100"), tmp_path / "out")
+    assert record["n_train"] == 48 and record["data_seed"] is None and str(path.name) in record["data_source"]
+    write_26d(Dataset(X=rng.choice([-1.0, 1.0], (60, 26)), y=rng.uniform(0, 1, 60), surface="100"), path)
+    assert make_cells(["100"], [4], 1, config)[0].key != key  # same name, new content: a new cell
+    with pytest.raises(ValueError, match="cannot read"):
+        make_cells(["100"], [4], 1, replace(TINY, data_paths=(("100", str(tmp_path / "missing.26d")),)))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 from rbfviz.core.train import TrainConfig
 from rbfviz.sweep.baselines import MLPConfig, XGBConfig
@@ -87,12 +88,23 @@ class SweepConfig:
     def data_spec(self, surface: str) -> dict:
         """What determines a surface's data set (part of every key of that surface)."""
         path = self.data_path(surface)
-        if path is not None:
-            return {"surface": surface, "path": str(path)}
+        if path is not None:  # the file's content, not its name, decides (a changed file is new data)
+            return {"surface": surface, "file": Path(path).name, "sha256": _file_sha256(path)}
         return {"surface": surface, "generated": True, "n": self.rows, "seed": self.data_seed, "relaxed": self.relaxed}
 
     def as_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self), default=str))
+
+
+def _file_sha256(path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise ValueError(f"SweepConfig.data_paths: cannot read {path}: {exc}") from None
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- cells
