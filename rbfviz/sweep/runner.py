@@ -43,6 +43,21 @@ def local_cluster_size(num_tasks: int, cores: int | None = None) -> tuple[int, i
     return workers, max(1, cores // workers)
 
 
+def local_gpu_resources(gpus: int | None = None) -> dict:
+    """Worker resources of an embedded cluster: ``{"GPU": 1}`` where torch sees a GPU (the
+    batched ``train_many`` tasks then run there), else none.  One GPU is used; for several, pass
+    the client of a ``dask_cuda.LocalCUDACluster`` (one worker per GPU) instead.
+
+    >>> local_gpu_resources(0), local_gpu_resources(2)
+    ({}, {'GPU': 1})
+    """
+    if gpus is None:
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return {"GPU": 1} if gpus else {}
+
+
 def start_local_client(n_workers: int, **kwargs):
     """A ``Client`` of a fresh ``LocalCluster`` of ``n_workers`` single-threaded processes (its
     dashboard on a free port: several sweeps may run on one machine)."""
@@ -159,8 +174,10 @@ def run_sweep(
             raise SweepCancelled(f"cancelled before start; {len(records)} of {len(cells)} cells finished")
         own = client is None
         if own:
-            n_workers, _ = local_cluster_size(len(todo))
-            client = start_local_client(n_workers)
+            resources = local_gpu_resources()
+            # on a GPU machine, one worker drives the GPU (its tasks are batched); else one per core
+            n_workers = 1 if resources else local_cluster_size(len(todo))[0]
+            client = start_local_client(n_workers, **({"resources": resources} if resources else {}))
         try:
             computed = _run(client, out, cells, todo, records, config, report, cancel)
         finally:
