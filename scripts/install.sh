@@ -26,5 +26,5 @@ PIP="python3 -m pip"
 if [ $want_test = 1 ]; then
     $PIP install -q -e ".[test]"
 else
-    $PIP install -q -e .
+    $PIP install -q -e ".[sweep]"   # with the XGBoost baseline of rbfviz sweep (CPU wheel)
 fi

@@ -20,6 +20,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X
 import panel as pn
 import param
 
+from rbfviz.app.accuracy import AccuracyView
 from rbfviz.app.compare import CompareView, Comparison
 from rbfviz.app.explain import ExplainState, ExplainView
 from rbfviz.app.export import ExportSettings, ExportView
@@ -33,7 +34,7 @@ from rbfviz.app.workspace import Workspace, shared_model_cache
 
 # --------------------------------------------------------------------------- constants
 EXTENSIONS = ("vtk", "tabulator")
-TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Explain", "Lattice", "Export")
+TABS = ("Networks", "Train", "Prune", "Prototypes", "Compare", "Explain", "Lattice", "Export", "Accuracy")
 LAZY_TABS = {"Prototypes": "prototypes", "Compare": "compare", "Explain": "explain", "Lattice": "lattice"}
 
 
@@ -56,6 +57,7 @@ class Dashboard(pn.viewable.Viewer):
             "Explain": ExplainView(explainer=ExplainState(state=s)),
             "Lattice": LatticeView(),
             "Export": ExportView(settings=ExportSettings(state=s)),
+            "Accuracy": AccuracyView(state=s),
         }
         # not dynamic: a 3D pane, once shown, is never removed from the page (Panel's VTK view fails on removal)
         self._tabs = pn.Tabs(*[(name, self.views[name]) for name in TABS], dynamic=False, sizing_mode="stretch_width")

@@ -424,3 +424,93 @@ def accuracy_chart(table: pd.DataFrame, *, title: str = "", logx: bool | None = 
         mpl={"logx": logx, "padding": 0.06, "xticks": ks},
         bokeh={"logx": logx, "padding": 0.06, "xticks": ks},
     )
+
+
+# --------------------------------------------------------------------------- Figure 3 with baselines
+BASELINE_STYLES = {  # paper Figure 3: XGBoost a solid line, the deep network a dashed one
+    "XGBoost": {"color": "#444444", "mpl": "-", "bokeh": "solid"},
+    "DNN": {"color": "#9467bd", "mpl": "--", "bokeh": "dashed"},
+}
+
+
+def accuracy_baselines_chart(rbfn: pd.DataFrame, baselines: pd.DataFrame | None = None, *, title: str = ""):
+    """Paper Figure 3: per surface, test RMSE against K with the baselines as horizontal lines.
+
+    Parameters
+    ----------
+    rbfn : pandas.DataFrame
+        Columns ``surface``, ``K``, ``rmse_mean``, ``rmse_std`` (as :func:`accuracy_chart`).
+    baselines : pandas.DataFrame, optional
+        Columns ``surface``, ``model`` ("XGBoost" or "DNN"), ``rmse_mean``, ``rmse_std``:
+        XGBoost is drawn solid, the DNN dashed, each across the K range with a band of ± one s.d.
+    title : str, default=""
+
+    Returns
+    -------
+    holoviews.Layout
+        One panel per surface, each with its own vertical axis (as the paper's).
+
+    Examples
+    --------
+    >>> rb = pd.DataFrame({"surface": ["100"] * 2, "K": [16, 64], "rmse_mean": [0.1, 0.05], "rmse_std": [0.01, 0.01]})
+    >>> bl = pd.DataFrame({"surface": ["100", "100"], "model": ["XGBoost", "DNN"], "rmse_mean": [0.06, 0.04],
+    ...                    "rmse_std": [0.002, 0.003]})
+    >>> panel = accuracy_baselines_chart(rb, bl)
+    >>> sorted(type(e).__name__ for e in panel.traverse(lambda e: e, [hv.Area]))
+    ['Area', 'Area']
+    """
+    ensure_backends()
+    baselines = baselines if baselines is not None else pd.DataFrame(columns=["surface", "model", "rmse_mean"])
+    need = {"surface", "model", "rmse_mean", "rmse_std"}
+    if len(baselines) and not need <= set(baselines.columns):
+        raise ValueError(f"`baselines` needs columns {sorted(need)}; got {list(baselines.columns)}")
+    surfaces = sorted(set(rbfn["surface"].astype(str)) | set(baselines["surface"].astype(str)))
+    panels = []
+    for i, surface in enumerate(surfaces):
+        d = rbfn[rbfn["surface"].astype(str) == surface]
+        d = d.assign(K=np.log2(d["K"].astype(float)))  # a log2 axis labelled with K (clean ticks in both backends)
+        lab = f"{{{surface}}}"
+        els = []
+        if len(d):
+            els.extend(accuracy_chart(d, title=lab, logx=False).values())
+        for _, b in baselines[baselines["surface"].astype(str) == surface].iterrows():
+            st = BASELINE_STYLES.get(str(b["model"]), {"color": SERIES_COLORS[i + 1], "mpl": ":", "bokeh": "dotted"})
+            mean, sd = float(b["rmse_mean"]), float(b["rmse_std"]) if pd.notna(b["rmse_std"]) else 0.0
+            x = [float(d["K"].min()), float(d["K"].max())] if len(d) else [0.0, 1.0]
+            c, lab_b = st["color"], str(b["model"])
+            els.append(
+                hv.Area((x, [mean - sd] * 2, [mean + sd] * 2), "K", ["RMSE", "RMSE2"], label=lab_b).opts(
+                    # a plain facecolor loses to the default colour cycle in HoloViews' matplotlib Area
+                    opts.Area(**_mpl(facecolor=hv.Cycle([c]), linewidth=0, alpha=0.15)),
+                    opts.Area(**_bk(fill_color=c, line_alpha=0, fill_alpha=0.15)),
+                )
+            )
+            els.append(
+                hv.Curve((x, [mean, mean]), "K", "RMSE", label=lab_b).opts(
+                    opts.Curve(**_mpl(color=c, linestyle=st["mpl"], linewidth=1.3)),
+                    opts.Curve(**_bk(color=c, line_dash=st["bokeh"], line_width=2)),
+                )
+            )
+        ks = [(float(v), f"{2**v:g}") for v in sorted(d["K"].astype(float).unique())] if len(d) else None
+        logx = False
+        panels.append(
+            _axis_opts(
+                hv.Overlay(els),
+                xlabel="number of centroids K",
+                ylabel="test RMSE (eV)",
+                title=f"{title} {lab}".strip(),
+                aspect=1.6,
+                height=320,
+                legend="top_right",
+                mpl={"logx": logx, "padding": 0.06, **({"xticks": ks} if ks else {})},
+                bokeh={"logx": logx, "padding": 0.06, **({"xticks": ks} if ks else {})},
+            ).opts(opts.Overlay(**_bk(width=BOKEH_WIDTH // 2)))
+        )
+    return (
+        hv.Layout(panels)
+        .cols(len(panels) or 1)
+        .opts(
+            opts.Layout(**_mpl(sublabel_format="", fig_inches=FIG_INCHES, shared_axes=False)),
+            opts.Layout(**_bk(shared_axes=False)),
+        )
+    )

@@ -426,3 +426,102 @@ def prototype_table(source, *, sites: SiteTable = DEFAULT_SITES, threshold: floa
     df["value"] = p.centroids.ravel()
     df["opacity"] = opacity(df["value"].to_numpy(), threshold)
     return df
+
+
+# --------------------------------------------------------------------------- Figure 5 over networks
+SITE_CLASSES = {"1nn": ("C", "I1", "F1"), "2nn": ("P2", "Q2")}  # 1nn-type sites 1-18, 2nn-only 19-26
+
+
+def _per_network_site_means(sources, threshold: float, normalize: str, sites: SiteTable) -> np.ndarray:
+    """(R, 26) normalised per-site mean opacities, one row per network."""
+    rows = [
+        site_opacity_stats(s, threshold=threshold, normalize=normalize, sites=sites)["mean"].to_numpy() for s in sources
+    ]
+    if not rows:
+        raise ValueError("`sources` is empty: give at least one pruned network")
+    return np.vstack(rows)
+
+
+def site_opacity_over_networks(
+    sources, *, threshold: float = OPACITY_THRESHOLD, normalize: str = "max", sites: SiteTable = DEFAULT_SITES
+) -> pd.DataFrame:
+    """Per-site normalised mean opacity, mean ± s.d. *across networks* (paper Figure 5 over splits).
+
+    :func:`site_opacity_stats` gives one network's per-site mean (its error bar is the spread
+    over that network's prototypes); this takes that mean for each of R networks (e.g. the pruned
+    networks of all splits of one surface) and reports its mean and standard deviation (ddof 1)
+    across them, so that a difference between surfaces can be told from noise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per site: ``site``, ``group``, ``mean``, ``std``, ``n_networks``.
+
+    Examples
+    --------
+    >>> a = np.zeros((2, 26)); a[:, 0] = 2.0; b = a.copy(); b[:, 1] = 1.0
+    >>> df = site_opacity_over_networks([a, b])
+    >>> df.loc[:1, ["mean", "std"]].round(4).values.tolist()
+    [[1.0, 0.0], [0.25, 0.3536]]
+    """
+    per = _per_network_site_means(sources, threshold, normalize, sites)  # (R, 26)
+    return pd.DataFrame(
+        {
+            "site": np.arange(1, sites.num_sites + 1),
+            "group": list(sites.groups),
+            "mean": per.mean(axis=0),
+            "std": per.std(axis=0, ddof=1) if len(per) > 1 else np.full(per.shape[1], np.nan),
+            "n_networks": len(per),
+        }
+    )
+
+
+def group_opacity_over_networks(
+    sources,
+    *,
+    threshold: float = OPACITY_THRESHOLD,
+    normalize: str = "max",
+    sites: SiteTable = DEFAULT_SITES,
+    per_network: bool = False,
+) -> pd.DataFrame:
+    """Mean normalised opacity of each site group (and of the 1nn-type / 2nn-only classes) per
+    network, summarised as mean ± s.d. across networks (or, with ``per_network``, one row per
+    network and one column per group).
+
+    Examples
+    --------
+    >>> a = np.zeros((2, 26)); a[:, :18] = 2.0
+    >>> group_opacity_over_networks([a, a], per_network=True)[["1nn", "2nn"]].values.tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+    per = _per_network_site_means(sources, threshold, normalize, sites)  # (R, 26)
+    groups = np.asarray(sites.groups)
+    cols = {g: per[:, groups == g].mean(axis=1) for g in dict.fromkeys(sites.groups)}
+    for name, members in SITE_CLASSES.items():
+        cols[name] = per[:, np.isin(groups, members)].mean(axis=1)
+    wide = pd.DataFrame(cols)
+    if per_network:
+        return wide
+    return pd.DataFrame(
+        {
+            "group": list(wide.columns),
+            "mean": wide.mean(axis=0).to_numpy(),
+            "std": wide.std(axis=0, ddof=1).to_numpy() if len(wide) > 1 else np.nan,
+            "n_networks": len(wide),
+        }
+    )
+
+
+def opacity_evenness(
+    sources, *, threshold: float = OPACITY_THRESHOLD, normalize: str = "max", sites: SiteTable = DEFAULT_SITES
+) -> np.ndarray:
+    """Per network, the coefficient of variation (s.d. / mean) of the 26 per-site mean opacities:
+    small when every site matters about equally (the paper's "more even" {111} networks).
+
+    Examples
+    --------
+    >>> opacity_evenness([np.full((2, 26), 1.0)]).tolist()
+    [0.0]
+    """
+    per = _per_network_site_means(sources, threshold, normalize, sites)  # (R, 26)
+    return per.std(axis=1) / np.maximum(per.mean(axis=1), 1e-12)

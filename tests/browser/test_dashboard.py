@@ -361,7 +361,7 @@ def test_opens_with_the_bundled_networks(page, serve_app, tmp_path):
     url = serve_app(lambda: create_app(workspace=tmp_path / "ws"))
     page.goto(url)
     for surface in ("100", "110", "111"):
-        page.get_by_text(f"cu{surface}-k1024-m16").first.wait_for(timeout=30_000)
+        page.get_by_text(f"cu{surface}-k4096-m16").first.wait_for(timeout=30_000)
     save_screenshot(page, "networks.png", full_page=False)
     show_tab(page, "Prototypes")
     wait_for_scenes(page, ".rbf-proto-page-scene", 1)

@@ -92,7 +92,7 @@ class Reference:
         folder = Path(bundled_models_dir())
         self.nets = {}
         for s in ("100", "110", "111"):
-            path = folder / f"cu{s}-k1024-m16.safetensors"
+            path = folder / f"cu{s}-k4096-m16.safetensors"
             self.nets[s] = as_prototypes(load_model(path))
         self._scenes = {}
 
@@ -194,7 +194,7 @@ class Session:
     def select_network(self, surface: str) -> None:
         select = self.page.locator(".rbf-proto-network select")
         labels = select.evaluate("s => Array.from(s.options).map(o => o.text)")
-        select.select_option(label=next(t for t in labels if t.startswith(f"cu{surface}-k1024-m16")))
+        select.select_option(label=next(t for t in labels if t.startswith(f"cu{surface}-k4096-m16")))
 
 
 def tab(page, name: str) -> None:
@@ -212,7 +212,7 @@ def test_whole_exploration_keeps_scenes_right(page, serve_app, tmp_path):
     page.add_init_script(COUNT_CONTEXTS)
     s = Session(page)
     page.goto(serve_app(lambda: create_app(workspace=tmp_path / "ws")))
-    page.get_by_text("cu111-k1024-m16").first.wait_for(timeout=60_000)
+    page.get_by_text("cu111-k4096-m16").first.wait_for(timeout=60_000)
 
     grid, detail, comp = ".rbf-proto-page-scene", ".rbf-proto-detail-scene", ".rbf-compare-scene"
     tab(page, "Prototypes")
