@@ -183,7 +183,6 @@ def _network_path(out_dir, cell: Cell, suffix: str) -> Path:
 
 def _trained_record(cell, config, dataset, parts, model, threads, out_dir, t0, device, epochs) -> dict:
     model.metadata["name"] = cell.name
-    model.metadata["sweep_key"] = cell.key
     path = _network_path(out_dir, cell, ".safetensors")
     save_model(model, path)
     metrics = model.metadata.get("metrics", {})
@@ -253,7 +252,7 @@ def _prune_cell(cell, config, dataset, parts, parent, threads, out_dir, t0, flag
     if pr.cancelled:
         raise CellCancelled(cell.name)
     small = pr.model
-    small.metadata.update(name=cell.name, sweep_key=cell.key, parent_sweep_key=parent["key"])
+    small.metadata["name"] = cell.name  # the file name carries the cell key; parent_hash links the parent
     path = _network_path(out_dir, cell, ".safetensors")
     save_model(small, path)
     test = parts[2]
