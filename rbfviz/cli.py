@@ -465,6 +465,20 @@ def cmd_figures(args, cancel=None) -> int:
     return 0
 
 
+def cmd_html(args, cancel=None) -> int:
+    from rbfviz.core.store import load_model
+    from rbfviz.viz.html import write_compare_html, write_prototypes_html
+
+    out = check_output(args.out, inputs=args.model)
+    models = {Path(m).stem: load_model(m) for m in args.model}
+    if len(models) == 1 and args.rank is None:
+        path = write_prototypes_html(next(iter(models.values())), out, label=next(iter(models)))
+    else:
+        path = write_compare_html(models, out, rank=_count("--rank", args.rank or 1))
+    print(f"wrote {path} (self-contained: opens offline)")
+    return 0
+
+
 def cmd_toy(args, cancel=None) -> int:
     from rbfviz import toy
 
@@ -629,6 +643,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--prefix", default="rbfviz_kmc", help="C function prefix (format c)")
     p.add_argument("--device", default="auto", help="where the table is computed: auto, cpu, cuda[:N]")
+
+    p = command(
+        "html",
+        cmd_html,
+        "a self-contained HTML page (3D scenes as vtk.js, Figure 5 as Bokeh): Prototypes of one network, "
+        "or Compare of several",
+        "rbfviz html cu100-m16.safetensors cu110-m16.safetensors cu111-m16.safetensors --out compare.html",
+    )
+    p.add_argument("model", nargs="+", help="one network (Prototypes page) or several (Compare page)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--rank", type=int, default=None, help="Compare: the prototype rank by |β| (default 1)")
 
     _register_sweep(command)
     return parser

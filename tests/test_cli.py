@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -366,3 +367,22 @@ def test_folder_outputs_are_checked_before_work(tmp_path, capsys, monkeypatch):
         assert cli.main(["figures", "--model", str(model), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
     assert cli.check_output(tmp_path / "new" / "deeper", folder=True) == tmp_path / "new" / "deeper"
+
+
+def test_html_writes_one_self_contained_page(tmp_path):
+    """`rbfviz html`: one network → the Prototypes page, two → Compare; no links to fetch."""
+    paths = []
+    for seed, surface in ((1, "100"), (2, "110")):
+        net = RBFN(26, 4, seed=seed)
+        net.metadata.update(kind="pruned", surface=surface)
+        paths.append(tmp_path / f"net{surface}.safetensors")
+        save_model(net, paths[-1])
+    one, two = tmp_path / "one.html", tmp_path / "two.html"
+    assert cli.main(["html", str(paths[0]), "--out", str(one)]) == 0
+    assert cli.main(["html", *map(str, paths), "--out", str(two), "--rank", "2"]) == 0
+    for page in (one, two):
+        text = page.read_text()
+        assert "vtk" in text.lower()
+        assert not re.search(r"<(script|link)[^>]*(src|href)=\"https?:", text)  # nothing to fetch
+    assert "net110" in two.read_text() and "net110" not in one.read_text()
+    assert cli.main(["html", str(paths[0]), "--out", str(paths[0])]) == 2  # never over an input
