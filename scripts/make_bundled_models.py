@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--k", type=int, default=4096, help="centroids (the paper's best K is 4096)")
     ap.add_argument("--best-from", default=None, help="a sweep table: per surface, the K with the lowest mean RMSE")
     ap.add_argument("--out", default=str(OUT), help="output directory (default: the package's bundled_models)")
-    ap.add_argument("--compile", action="store_true", help="TrainConfig(compile=True): ~1.3x faster CPU steps")
+    ap.add_argument("--compile", action="store_true", help="TrainConfig(compile=True); default 'auto'")
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--n", type=int, default=120_000)
     ap.add_argument("--surfaces", nargs="+", default=["100", "110", "111"])
@@ -73,7 +73,8 @@ def main():
             f"({time.perf_counter() - t0:.1f} s)",
             flush=True,
         )
-        result = train_dataset(data, args.k, TrainConfig(seed=0, compile=args.compile), split_seed=0)
+        config = TrainConfig(seed=0, compile=True if args.compile else "auto")
+        result = train_dataset(data, args.k, config, split_seed=0)
         large = result.model
         large.metadata["name"] = f"cu{surface}-k{args.k}"
         large.metadata["regenerate"] = f"python scripts/make_bundled_models.py --k {args.k} --m {args.m} --n {args.n}"
