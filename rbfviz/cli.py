@@ -717,7 +717,6 @@ def cmd_sweep(args, cancel=None):
         client = start_local_client(args.workers)
     check_output(args.out, folder=True)
     bar = ProgressBar("sweep")
-    progress = bar
 
     with _cancel_on_interrupt(cancel) as cancel:
         try:
@@ -729,7 +728,7 @@ def cmd_sweep(args, cancel=None):
                 n_rows=args.n_rows,
                 baselines=tuple(args.baselines),
                 client=client,
-                progress=progress,
+                progress=bar,
                 cancel=cancel,
                 config=config,
             )
