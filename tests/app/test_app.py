@@ -19,21 +19,6 @@ from rbfviz.app.train import TrainTask, available_devices
 from rbfviz.app.workspace import Workspace
 
 
-def toy_dataset(n=400, seed=0, surface="100"):
-    """A small ±1 data set whose target depends on a few sites."""
-    from rbfviz.data.datasets import Dataset
-
-    rng = np.random.default_rng(seed)
-    X = rng.choice([-1.0, 1.0], size=(n, 26))
-    y = 0.5 + 0.1 * X[:, 0] - 0.05 * X[:, 3] * X[:, 7] + 0.01 * rng.standard_normal(n)
-    return Dataset(X=X, y=y, surface=surface, source="toy")
-
-
-@pytest.fixture
-def state(tmp_path, tiny_models):
-    return AppState(workspace=Workspace(folder=str(tmp_path / "ws")), bundled_dir=str(tiny_models))
-
-
 def run(task, timeout=120):
     assert task.start()
     assert task.wait(timeout), "the worker did not finish in time"
@@ -53,7 +38,7 @@ def test_state_loads_bundled_networks(state):
     assert len(state.networks) == 6
 
 
-def test_train_task_adds_a_saved_network(state):
+def test_train_task_adds_a_saved_network(state, toy_dataset):
     task = TrainTask(state=state, num_centroids=8, max_epochs=4, batch_size=32)
     task.param.update(uploaded=toy_dataset(), data_source="uploaded")
     run(task)
@@ -70,7 +55,7 @@ def test_train_task_adds_a_saved_network(state):
     assert again.networks[key].origin == "workspace"
 
 
-def test_train_task_cancel_keeps_best_model(state):
+def test_train_task_cancel_keeps_best_model(state, toy_dataset):
     task = TrainTask(state=state, num_centroids=8, max_epochs=10_000, batch_size=16, min_lr=1e-12)
     task.param.update(uploaded=toy_dataset(2000), data_source="uploaded")
     assert task.start()
@@ -238,7 +223,7 @@ def test_prototype_pages_of_eight(state):
     assert sorted(seen) == list(range(20))
 
 
-def test_good_data_upload_selects_uploaded_data(state, tmp_path):
+def test_good_data_upload_selects_uploaded_data(state, tmp_path, toy_dataset):
     from rbfviz.data.datasets import write_26d
 
     path = tmp_path / "toy.26d"
@@ -268,7 +253,7 @@ def test_reference_gzip_model_upload(state, tmp_path):
     assert state.networks[key].num_centroids == 6 and state.networks[key].origin == "uploaded"
 
 
-def test_export_training_curves_and_sheet(state):
+def test_export_training_curves_and_sheet(state, toy_dataset):
     from rbfviz.app.export import ExportSettings
 
     task = TrainTask(state=state, num_centroids=4, max_epochs=3)

@@ -32,18 +32,6 @@ XSS = '<img src=x onerror="alert(1)">'
 
 
 # --------------------------------------------------------------------------- helpers
-@pytest.fixture
-def state(tmp_path, tiny_models):
-    return AppState(workspace=Workspace(folder=str(tmp_path / "ws")), bundled_dir=str(tiny_models))
-
-
-def toy_dataset(n=300, seed=0, surface="100"):
-    from rbfviz.data.datasets import Dataset
-
-    rng = np.random.default_rng(seed)
-    X = rng.choice([-1.0, 1.0], size=(n, 26))
-    y = 0.5 + 0.1 * X[:, 0] - 0.05 * X[:, 3] * X[:, 7] + 0.01 * rng.standard_normal(n)
-    return Dataset(X=X, y=y, surface=surface, source="toy")
 
 
 def rows_26d(n: int, seed: int) -> str:
@@ -193,7 +181,7 @@ def test_malformed_uploads_give_a_message_naming_the_file(state):
         assert "x" not in load_model(state.entry(key).path).metadata
 
 
-def test_unwritable_workspace_keeps_the_network_and_offers_a_download(tmp_path, tiny_models, monkeypatch):
+def test_unwritable_workspace_keeps_the_network_and_offers_a_download(tmp_path, tiny_models, monkeypatch, toy_dataset):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     st = AppState(workspace=Workspace(folder=str(blocker / "ws")), bundled_dir=str(tiny_models))
@@ -205,7 +193,7 @@ def test_unwritable_workspace_keeps_the_network_and_offers_a_download(tmp_path, 
     assert "could not be saved" in st.message
     # a training run: the result is kept, the status says why it was not saved, a download is offered
     task = TrainTask(state=st, num_centroids=4, max_epochs=2)
-    task.param.update(uploaded=toy_dataset(), data_source="uploaded")
+    task.param.update(uploaded=toy_dataset(300), data_source="uploaded")
     view = TrainView(task=task)
     assert task.start() and task.wait(120) and task.error == ""
     entry = st.entry(task.result_key)
@@ -357,9 +345,9 @@ def test_sessions_share_the_process_cache(tmp_path, tiny_models):
 
 
 # --------------------------------------------------------------------------- issue 9: names
-def test_networks_made_here_get_readable_names_and_can_be_renamed(state):
+def test_networks_made_here_get_readable_names_and_can_be_renamed(state, toy_dataset):
     task = TrainTask(state=state, num_centroids=4, max_epochs=2)
-    task.param.update(uploaded=toy_dataset(), data_source="uploaded")
+    task.param.update(uploaded=toy_dataset(300), data_source="uploaded")
     assert task.start() and task.wait(120) and task.error == ""
     entry = state.entry(task.result_key)
     assert re.fullmatch(r"trained \(100\) \d\d \w{3} \d\d:\d\d", entry.name) and " · K=4 · " in entry.label

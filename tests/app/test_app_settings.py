@@ -11,27 +11,11 @@ import pytest
 
 from rbfviz.app.prune import PRUNE_FIELDS, PruneTask, PruneView
 from rbfviz.app.settings import config_params
-from rbfviz.app.state import AppState
 from rbfviz.app.train import GENERATOR_FIELDS, TRAIN_FIELDS, TrainTask, TrainView
-from rbfviz.app.workspace import Workspace
 from rbfviz.core.expectations import NAMED_DISTRIBUTIONS, distribution_from_name
 from rbfviz.core.prune import PruneConfig
 from rbfviz.core.train import TrainConfig
 from rbfviz.data.barriers import GeneratorConfig
-
-
-@pytest.fixture
-def state(tmp_path, tiny_models):
-    return AppState(workspace=Workspace(folder=str(tmp_path / "ws")), bundled_dir=str(tiny_models))
-
-
-def toy_dataset(n=300, seed=0, surface="100"):
-    from rbfviz.data.datasets import Dataset
-
-    rng = np.random.default_rng(seed)
-    X = rng.choice([-1.0, 1.0], size=(n, 26))
-    y = 0.5 + 0.1 * X[:, 0] - 0.05 * X[:, 3] * X[:, 7] + 0.01 * rng.standard_normal(n)
-    return Dataset(X=X, y=y, surface=surface, source="toy")
 
 
 def test_train_and_prune_parameters_are_the_library_configs(state):
@@ -116,12 +100,12 @@ def test_pruning_loss_is_shown_as_rmse_in_ev(state):
     assert "eV" in view._status.object
 
 
-def test_status_epoch_agrees_with_counter_and_curves_keep_up(state, monkeypatch):
+def test_status_epoch_agrees_with_counter_and_curves_keep_up(state, monkeypatch, toy_dataset):
     import rbfviz.app.train as train_module
 
     monkeypatch.setattr(train_module, "PUBLISH_INTERVAL", 0.0)  # publish every epoch
     task = TrainTask(state=state, num_centroids=4, max_epochs=5, batch_size=32)
-    task.param.update(uploaded=toy_dataset(), data_source="uploaded")
+    task.param.update(uploaded=toy_dataset(300), data_source="uploaded")
     view = TrainView(task=task)
     seen = []
 
