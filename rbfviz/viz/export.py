@@ -131,6 +131,20 @@ def save_image(image: np.ndarray, path, *, dpi: int = BASE_DPI) -> Path:
     return path
 
 
+def render_image(plotter, *, dpi: int = BASE_DPI, transparent: bool = False, close: bool = False) -> np.ndarray:
+    """The plotter's picture as an (H, W, 3 or 4) array, rendered ``max(1, round(dpi / 300))``
+    times the window size (so the recorded DPI holds at the window's size in print)."""
+    scale = max(1, round(dpi / BASE_DPI))
+    try:
+        img = plotter.screenshot(
+            None, transparent_background=transparent, return_img=True, scale=scale if scale > 1 else None
+        )
+    finally:
+        if close:
+            plotter.close()
+    return np.asarray(img)
+
+
 def export_plotter(plotter, path, *, dpi: int = BASE_DPI, transparent: bool = False, close: bool = False) -> Path:
     """Save a PyVista plotter as PNG (with DPI metadata) or as a PDF page embedding the PNG.
 
@@ -162,15 +176,7 @@ def export_plotter(plotter, path, *, dpi: int = BASE_DPI, transparent: bool = Fa
     dpi = _check_dpi(dpi)
     path = Path(path)
     _format(path, SCENE_FORMATS)
-    scale = max(1, round(dpi / BASE_DPI))
-    try:
-        img = plotter.screenshot(
-            None, transparent_background=transparent, return_img=True, scale=scale if scale > 1 else None
-        )
-    finally:
-        if close:
-            plotter.close()
-    return save_image(np.asarray(img), path, dpi=dpi)
+    return save_image(render_image(plotter, dpi=dpi, transparent=transparent, close=close), path, dpi=dpi)
 
 
 def export_chart(chart, path, *, dpi: int = BASE_DPI, transparent: bool = False) -> Path:
@@ -410,17 +416,9 @@ def write_figures(
         name = slug(p.label)
         sheets = scene.prototype_sheet(p, order="weight", images=False)
         for i, pl in enumerate(sheets, start=1):
-            try:
-                img = pl.screenshot(
-                    None,
-                    transparent_background=transparent,
-                    return_img=True,
-                    scale=max(1, round(dpi / BASE_DPI)) if dpi > 1.5 * BASE_DPI else None,
-                )
-            finally:
-                pl.close()
+            img = render_image(pl, dpi=dpi, transparent=transparent, close=True)
             for fmt in scene_formats:
-                written.append(save_image(np.asarray(img), out / f"{name}_prototypes_{i}.{fmt}", dpi=dpi))
+                written.append(save_image(img, out / f"{name}_prototypes_{i}.{fmt}", dpi=dpi))
         step(f"{p.label}: {len(sheets)} prototype sheet(s)")
         written.append(write_csv(prototype_table(p), out / f"{name}_prototypes.csv"))
         written.append(write_csv(site_opacity_data({p.label: p}), out / f"{name}_site_opacity.csv"))
@@ -446,18 +444,9 @@ def write_figures(
     written.append(write_csv(site_opacity_data({p.label: p for p in nets}), out / "site_opacity.csv"))
     step("site opacity chart")
 
-    pl = lattice_scene.lattice_figure(panel_size=500)
-    try:
-        img = pl.screenshot(
-            None,
-            transparent_background=transparent,
-            return_img=True,
-            scale=max(1, round(dpi / BASE_DPI)) if dpi > 1.5 * BASE_DPI else None,
-        )
-    finally:
-        pl.close()
+    img = render_image(lattice_scene.lattice_figure(panel_size=500), dpi=dpi, transparent=transparent, close=True)
     for fmt in scene_formats:
-        written.append(save_image(np.asarray(img), out / f"lattice.{fmt}", dpi=dpi))
+        written.append(save_image(img, out / f"lattice.{fmt}", dpi=dpi))
     step("lattice figure")
     written.append(write_csv(sites_frame(), out / "lattice_sites.csv"))
     step("lattice sites table")
