@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import re
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from safetensors.torch import save as st_save
 import rbfviz.core.store as store
 import rbfviz.core.train as train_module
 from rbfviz import cli
+from rbfviz.cli.options import dashed
 from rbfviz.core.model import RBFN
 from rbfviz.core.prune import PruneConfig
 from rbfviz.core.store import FORMAT_NAME, content_hash, load_model, save_model
@@ -77,7 +79,7 @@ def _sample_value(cls, f):
 
 
 def _to_argv(f, value):
-    flag = cli._dashed(f.name)
+    flag = dashed(f.name)
     if f.type is bool:
         return [flag if value else "--no-" + flag[2:]]
     if f.type is tuple:
@@ -104,7 +106,7 @@ def test_cli_options_are_the_config_fields_with_their_defaults_and_docs(command)
         options.setdefault(a.dest, []).append(a)
     for f in config_fields(cls):
         action = options[f"cfg_{f.name}"][0]  # every field has its option ...
-        assert cli._dashed(f.name) in action.option_strings
+        assert dashed(f.name) in action.option_strings
         doc = " ".join(f.doc.split())
         assert doc and doc in " ".join(action.help.replace("%%", "%").split()) or not f.doc
         assert f"(default: {'None' if f.default is None else f.default})" in action.help
@@ -264,7 +266,7 @@ def test_train_runs_and_a_failed_save_keeps_the_network(tiny_data, tmp_path, cap
     # the disk fills up during training: the network goes to the temporary folder
     rescue_dir = tmp_path / "rescue"
     rescue_dir.mkdir()
-    monkeypatch.setattr(cli.tempfile, "gettempdir", lambda: str(rescue_dir))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(rescue_dir))
     real_save = store.save_model
 
     def full_disk(model, where):
