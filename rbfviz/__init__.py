@@ -40,7 +40,7 @@ from rbfviz.core.train import TrainConfig, TrainResult, train_dataset
 from rbfviz.data import barriers, datasets, lattice
 from rbfviz.data.barriers import GeneratorConfig, compute_barriers, generate_dataset
 from rbfviz.data.datasets import Dataset, load_barriers, write_26d
-from rbfviz.data.formats import DataFormatError
+from rbfviz.data.formats_stream import DataFormatError
 from rbfviz.data.lattice import DEFAULT_SITES, GROUPS, SURFACES, SiteTable
 
 # Earlier module paths, kept for scripts outside the project: each name is the module itself.

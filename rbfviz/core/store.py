@@ -48,7 +48,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rbfviz.core.metadata import MetadataError, MetadataWarning, ModelInfo, check_json_text, json_depth, json_safe
+from rbfviz.core.metadata import ModelInfo
+from rbfviz.core.metadata_json import MetadataError, MetadataWarning, check_json_text, json_depth, json_safe
 from rbfviz.core.model import RBFN
 
 FORMAT_NAME = "rbfviz-rbfn"

@@ -30,15 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rbfviz.core.validate import check_int, check_occupations
-from rbfviz.data.formats import (  # noqa: F401  (re-exported: public via rbfviz.data.datasets)
-    BARRIER_COLUMN_NAMES,
-    MAX_ABS_BARRIER_EV,
-    NUM_SITES,
-    DataFormatError,
-    read_barrier_file,
-    surface_from_name,
-    write_barrier_file,
-)
+from rbfviz.data.formats import read_barrier_file, surface_from_name  # noqa: F401  (re-exported, with the names below)
+from rbfviz.data.formats_stream import DataFormatError  # noqa: F401  (re-exported)
+from rbfviz.data.formats_text import BARRIER_COLUMN_NAMES, MAX_ABS_BARRIER_EV, NUM_SITES  # noqa: F401  (re-exported)
+from rbfviz.data.formats_write import write_barrier_file
 from rbfviz.data.lattice import check_surface
 
 DEFAULT_N_TRAIN = 100_000  # paper §3.2.1: 100k rows for training

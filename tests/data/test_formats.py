@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import rbfviz
-from rbfviz.data import formats as F
+from rbfviz.data import formats_stream
 from rbfviz.data.datasets import Dataset, load_barriers, write_26d
 from rbfviz.data.formats import DataFormatError, read_barrier_file, write_barrier_file
 
@@ -109,7 +109,7 @@ def test_bombs_fail_clearly_in_bounded_memory(tmp_path):
 
 # ----------------------------------------------------------------- limits and streaming
 def test_long_line_named_by_number_across_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "_BLOCK", 1000)  # many blocks: line counting must carry across them
+    monkeypatch.setattr(formats_stream, "BLOCK", 1000)  # many blocks: line counting must carry across them
     path = tmp_path / "long.26d"
     path.write_bytes(b"# comment\n" + ROW * 40 + ROW[:-1] + b"  # " + b"x" * 5100 + b"\n" + ROW)
     with pytest.raises(DataFormatError, match=r"long\.26d, line 42: the line is longer than 5000 bytes"):
@@ -140,14 +140,14 @@ def test_streamed_blocks_give_the_same_rows(tmp_path, monkeypatch, kind):
     text = ("\n".join(lines) + "\n").encode()
     path = tmp_path / "s.26d"
     path.write_bytes(text if kind == "plain" else COMPRESS[kind](text))
-    monkeypatch.setattr(F, "_BLOCK", 997)
+    monkeypatch.setattr(formats_stream, "BLOCK", 997)
     raw = read_barrier_file(path)
     np.testing.assert_array_equal(raw.bits, bits)
     np.testing.assert_array_equal(raw.y, y)
 
 
 def test_error_line_numbers_in_later_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "_BLOCK", 500)
+    monkeypatch.setattr(formats_stream, "BLOCK", 500)
     path = tmp_path / "late.26d"
     path.write_text(row([1] * 26, 0.1) * 60 + row([1] * 25, 0.1))
     with pytest.raises(DataFormatError, match=r"late\.26d, line 61: expected 27 columns"):
@@ -188,7 +188,7 @@ def test_truncated_tgz_names_the_file(tmp_path):
 
 
 def test_too_many_tar_members(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "MAX_TAR_MEMBERS", 5)
+    monkeypatch.setattr(formats_stream, "MAX_TAR_MEMBERS", 5)
     path = tmp_path / "many.tar"
     with tarfile.open(path, "w") as tar:
         for i in range(8):
