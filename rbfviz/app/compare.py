@@ -140,7 +140,7 @@ class CompareView(pn.viewable.Viewer):
         for key in c.networks[:MAX_COLUMNS]:
             entry = c.state.entry(key)
             proto = c.prototype(key)
-            name = entry.metadata.get("name") or entry.label
+            name = entry.info.name or entry.label
             if proto is None:
                 notes.append(f"{escape_markdown(name)} has fewer than {c.rank} prototypes")
                 continue

@@ -56,7 +56,7 @@ class ExplainState(param.Parameterized):
         large = ""
         if pruned:
             entry = self.state.entry(pruned)
-            parent = entry.metadata.get("parent_hash") or ""
+            parent = entry.info.parent_hash or ""
             same = [k for k in self.state.keys("trained") if self.state.entry(k).surface == entry.surface]
             large = parent if parent in self.state.networks else next(iter(same), "")
         large = large or next(iter(self.state.keys("trained")), "")

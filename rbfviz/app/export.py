@@ -84,7 +84,7 @@ class ExportSettings(param.Parameterized):
         name, tag = "network", ""
         if self.network in self.state.networks:
             e = self.state.networks[self.network]
-            name = e.metadata.get("name") or f"{e.kind}-{e.surface or 'any'}-K{e.num_centroids}"
+            name = e.info.name or f"{e.kind}-{e.surface or 'any'}-K{e.num_centroids}"
         if self.figure == "prototype":
             tag += f"-rank{self.rank}-{self.view}"
         if self.figure in ("sheet", "table", "xyz"):
@@ -99,7 +99,7 @@ class ExportSettings(param.Parameterized):
         from rbfviz.viz.prototypes import as_prototypes, select_prototypes, weight_order
 
         entry = self.state.entry(self.network)
-        p = as_prototypes(entry.model, label=entry.metadata.get("name") or entry.label)
+        p = as_prototypes(entry.model, label=entry.info.name or entry.label)
         if self.chosen.strip():
             try:
                 numbers = [int(t) for t in self.chosen_numbers()]

@@ -116,7 +116,7 @@ class PruneTask(_PruneSettings):
             cancel=cancel,
         )
         model = result.model
-        model.metadata["name"] = self.state.unique_name(dict(model.metadata))
+        model.metadata["name"] = self.state.unique_name(model.info)
         key = self.state.add(model, "session", save=True)
         self.param.update(cancelled=bool(result.cancelled), result_key=key)
         self.state.focus = key

@@ -37,6 +37,7 @@ import pandas as pd
 import param
 
 from rbfviz.app.workspace import ModelCache, Workspace, bundled_models_dir
+from rbfviz.core.metadata import MetadataError, ModelInfo, json_safe
 
 # --------------------------------------------------------------------------- constants
 MAX_UPLOAD_BYTES = 50 * 2**20  # model and data uploads larger than this are refused
@@ -154,6 +155,20 @@ def clean_metadata(metadata) -> tuple[dict, list[str]]:
     return clean, problems
 
 
+def _typed_info(model, metadata: dict) -> tuple[ModelInfo, list[str]]:
+    """The typed record (:class:`~rbfviz.core.metadata.ModelInfo`) of ``model`` with its cleaned
+    ``metadata``, and a note when the schema refused a field predictions depend on (the record is
+    then built without the target mean and scale).  Fields the schema drops are left out quietly:
+    :func:`clean_metadata` has named the ones the app shows.
+    """
+    sizes = {"num_centroids": int(model.centroids.shape[0]), "num_inputs": int(model.centroids.shape[1])}
+    try:
+        return ModelInfo.from_metadata(json_safe(metadata), **sizes), []
+    except MetadataError as err:
+        usable = {k: v for k, v in metadata.items() if k not in ("target_mean", "target_scale", *sizes)}
+        return ModelInfo.from_metadata(json_safe(usable), **sizes), [plain_text(str(err), 300)]
+
+
 def _frequencies_ok(freqs) -> bool:
     if not isinstance(freqs, (list, tuple)) or len(freqs) != 26:
         return False
@@ -161,16 +176,16 @@ def _frequencies_ok(freqs) -> bool:
     return all(v is not None and 0.0 <= v <= 1.0 for v in values)
 
 
-def default_name(metadata: dict, when: float | None = None) -> str:
+def default_name(info: ModelInfo, when: float | None = None) -> str:
     """A readable name for a network made in the app, e.g. ``"pruned (110) 30 Nov 17:42"``.
 
-    The size is not part of the name: labels add ``K=…`` (:attr:`NetworkEntry.label`).
+    ``info`` is the network's typed metadata (``model.info``).  The size is not part of the name:
+    labels add ``K=…`` (:attr:`NetworkEntry.label`).
 
-    >>> default_name({"kind": "trained", "surface": "100"}, when=0.0)
+    >>> default_name(ModelInfo(num_centroids=64, num_inputs=26, kind="trained", surface="100"), when=0.0)
     'trained (100) 01 Jan 00:00'
     """
-    kind = metadata.get("kind") if metadata.get("kind") in KINDS else "network"
-    surface = metadata.get("surface") if metadata.get("surface") in SURFACES else "?"
+    kind, surface = info.kind, info.surface or "?"
     stamp = time.strftime("%d %b %H:%M", time.gmtime(time.time() if when is None else when))
     return f"{kind} ({surface}) {stamp}"
 
@@ -181,7 +196,8 @@ class NetworkEntry:
     """One network known to a session: the model, where it came from and its file (if any).
 
     The model may be shared with other sessions through the per-process :class:`ModelCache`, so
-    nothing here changes it; ``metadata`` is the cleaned copy the app shows.
+    nothing here changes it; ``metadata`` is the cleaned copy, ``info`` its typed record
+    (:class:`~rbfviz.core.metadata.ModelInfo`) that the views read.
     """
 
     key: str
@@ -191,17 +207,20 @@ class NetworkEntry:
     save_error: str = ""  # why the network could not be saved ('' when saved or not meant to be)
     metadata: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
+    info: ModelInfo = field(init=False, repr=False)
 
     def __post_init__(self):
         self.metadata, self.problems = clean_metadata(getattr(self.model, "metadata", {}) or {})
+        self.info, refused = _typed_info(self.model, self.metadata)
+        self.problems += refused
 
     @property
     def kind(self) -> str:
-        return self.metadata.get("kind") or "trained"
+        return self.info.kind
 
     @property
     def surface(self) -> str | None:
-        return self.metadata.get("surface")
+        return self.info.surface
 
     @property
     def num_centroids(self) -> int:
@@ -214,7 +233,7 @@ class NetworkEntry:
     @property
     def name(self) -> str:
         """The network's name (one line, at most :data:`MAX_NAME_CHARS`), or kind and surface."""
-        return plain_text(self.metadata.get("name") or f"{self.kind} {self.surface or ''}")
+        return plain_text(self.info.name or f"{self.kind} {self.surface or ''}")
 
     @property
     def label(self) -> str:
@@ -224,18 +243,18 @@ class NetworkEntry:
     @property
     def pruning_rmse_ev(self) -> float | None:
         """√(eq. 5) in eV: the library's ``prune.rmse_ev``, or √loss × target scale for older files."""
-        prune = self.metadata.get("prune") or {}
-        rmse = _number(prune.get("rmse_ev"))
-        if rmse is None:
-            loss, scale = _number(prune.get("loss")), _number(self.metadata.get("target_scale"))
-            rmse = math.sqrt(max(loss, 0.0)) * (scale or 1.0) if loss is not None else None
-        return rmse
+        prune = self.info.prune
+        if prune is None:
+            return None
+        if prune.rmse_ev is None and prune.loss is not None:
+            return math.sqrt(max(prune.loss, 0.0)) * self.info.target_scale
+        return prune.rmse_ev
 
     def row(self) -> dict:
-        md = self.metadata
-        prune = md.get("prune") or {}
-        dist = _distribution_text(prune.get("distribution"))
-        rmse = _number((md.get("metrics") or {}).get("test_rmse"))
+        info = self.info
+        dist = info.prune.distribution if info.prune is not None else None
+        dist = "" if dist is None else _distribution_text(dist.to_dict() if dist.params else dist.name)
+        rmse = _number(info.metrics.get("test_rmse"))
         prune_rmse = self.pruning_rmse_ev
         return {
             "key": self.key,
@@ -247,7 +266,7 @@ class NetworkEntry:
             "test RMSE (eV)": round(rmse, 5) if rmse is not None else None,
             "distribution": dist,
             "pruning RMSE (eV)": float(f"{prune_rmse:.4g}") if prune_rmse is not None else None,
-            "parent": (md.get("parent_hash") or "")[:8],
+            "parent": (info.parent_hash or "")[:8],
             "saved": "no" if self.save_error else ("yes" if self.path is not None else ""),
         }
 
@@ -440,16 +459,16 @@ class AppState(param.Parameterized):
         """Per-site occupation frequencies (26,) of the data behind network ``key``, or None.
 
         Taken from the session's data set when known, else from the model file's metadata
-        (``metadata["data"]["occupation_frequencies"]``, written by :func:`rbfviz.train.train_dataset`).
+        (``info.data.occupation_frequencies``, written by :func:`rbfviz.train.train_dataset`).
         """
         ds = self.dataset_for(key)
         if ds is not None:
             return ds.occupation_frequencies()
         for k in self._lineage(key):
             if k in self.networks:
-                freqs = (self.networks[k].metadata.get("data") or {}).get("occupation_frequencies")
-                if freqs is not None:
-                    return freqs
+                data = self.networks[k].info.data
+                if data is not None and data.occupation_frequencies is not None:
+                    return list(data.occupation_frequencies)
         return None
 
     def _lineage(self, key: str) -> list[str]:
@@ -457,7 +476,7 @@ class AppState(param.Parameterized):
         out = []
         while key and key in self.networks and key not in out:
             out.append(key)
-            key = self.networks[key].metadata.get("parent_hash")
+            key = self.networks[key].info.parent_hash
         if key and key not in out and key in self.datasets:
             out.append(key)
         return out
@@ -505,9 +524,10 @@ class AppState(param.Parameterized):
             self.histories = {**self.histories, key: list(history)}
         return key
 
-    def unique_name(self, metadata: dict) -> str:
-        """:func:`default_name`, with " #2", " #3", … when the session already has that name."""
-        base = default_name(metadata)
+    def unique_name(self, info: ModelInfo) -> str:
+        """:func:`default_name` of ``info`` (``model.info``), with " #2", " #3", … when the session
+        already has that name."""
+        base = default_name(info)
         taken = {e.name for e in self.networks.values()}
         name, i = base, 2
         while name in taken:
@@ -562,7 +582,7 @@ class AppState(param.Parameterized):
         model = read_uploaded_model(filename, data)
         metadata, notes = clean_metadata(getattr(model, "metadata", {}))
         model.metadata = metadata
-        if not isinstance(metadata.get("name"), str):
+        if model.info.name is None:
             model.metadata["name"] = plain_text(Path(str(filename)).stem) or "uploaded"
         key = self.add(model, "uploaded", save=True)
         entry = self.networks[key]

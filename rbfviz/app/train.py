@@ -262,7 +262,7 @@ class TrainTask(_TrainSettings):
         )
         history = [s.as_dict() for s in result.history] or rows
         model = result.model
-        model.metadata["name"] = self.state.unique_name(dict(model.metadata))
+        model.metadata["name"] = self.state.unique_name(model.info)
         key = self.state.add(model, "session", dataset=dataset, history=history, save=True)
         self.param.update(
             epoch=len(history),
@@ -272,7 +272,7 @@ class TrainTask(_TrainSettings):
             result_key=key,
             phase="",
         )
-        rmse = (model.metadata.get("metrics") or {}).get("test_rmse")
+        rmse = model.info.metrics.get("test_rmse")
         how = "cancelled; kept the best model so far" if result.cancelled else "done"
         rmse_text = f", test RMSE {rmse:.4f} eV" if rmse is not None else ""
         entry = self.state.networks[key]

@@ -21,8 +21,12 @@ import threading
 from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import param
+
+if TYPE_CHECKING:
+    from rbfviz.core.metadata import ModelInfo
 
 # --------------------------------------------------------------------------- constants
 WORKSPACE_ENV = "RBFVIZ_WORKSPACE"  # overrides the default workspace folder
@@ -50,16 +54,16 @@ def bundled_models_dir() -> Path:
     return Path(str(resources.files("rbfviz") / "bundled_models"))
 
 
-def model_file_name(metadata: dict, content_hash: str) -> str:
-    """A file name made only from the model's metadata, e.g. ``pruned-110-K16-1a2b3c4d5e.safetensors``.
+def model_file_name(info: ModelInfo, content_hash: str) -> str:
+    """A file name made only from the model's typed metadata ``info`` (``model.info``, a
+    :class:`~rbfviz.core.metadata.ModelInfo`), e.g. ``pruned-110-K16-1a2b3c4d5e.safetensors``.
 
-    >>> model_file_name({"kind": "trained", "surface": "100", "num_centroids": 64}, "abcdef0123456789")
+    >>> from rbfviz.core.metadata import ModelInfo
+    >>> model_file_name(ModelInfo(num_centroids=64, num_inputs=26, surface="100"), "abcdef0123456789")
     'trained-100-K64-abcdef012345.safetensors'
     """
-    kind = metadata.get("kind") or "model"
-    surface = metadata.get("surface") or "any"
-    k = metadata.get("num_centroids", "")
-    stem = _SAFE_NAME.sub("_", f"{kind}-{surface}-K{k}-{content_hash[:12]}")
+    surface = info.surface or "any"
+    stem = _SAFE_NAME.sub("_", f"{info.kind}-{surface}-K{info.num_centroids}-{content_hash[:12]}")
     return stem + MODEL_SUFFIX
 
 
@@ -172,7 +176,7 @@ class Workspace(param.Parameterized):
         from rbfviz.core.store import content_hash, save_model
 
         self.path.mkdir(parents=True, exist_ok=True)
-        target = self.path / model_file_name(dict(model.metadata), content_hash(model))
+        target = self.path / model_file_name(model.info, content_hash(model))
         save_model(model, target)
         return target
 

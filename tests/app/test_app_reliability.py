@@ -22,7 +22,7 @@ import pytest
 from rbfviz.app.main import create_app
 from rbfviz.app.networks import NetworksView
 from rbfviz.app.prune import PruneTask, PruneView
-from rbfviz.app.state import AppState, UploadError, clean_metadata, escape_markdown
+from rbfviz.app.state import AppState, NetworkEntry, UploadError, clean_metadata, escape_markdown
 from rbfviz.app.train import TrainTask, TrainView
 from rbfviz.app.workspace import ModelCache, Workspace, shared_model_cache
 from rbfviz.core.model import RBFN
@@ -116,6 +116,23 @@ def test_clean_metadata_keeps_good_fields_and_names_dropped_ones():
     assert clean == {"kind": "pruned", "surface": "110", "prune": {"loss": 0.1}}
     assert notes == ["metrics: a list, not a mapping"]
     assert clean_metadata(["not", "a", "dict"])[0] == {}
+
+
+def test_network_entries_read_the_typed_metadata():
+    """What the views show comes from ModelInfo: √loss × scale (worked by hand) for files without
+    ``rmse_ev``, the distribution's parameters, and a scale the schema refuses is named, not used."""
+    net = RBFN(26, 4, seed=3)
+    dist = {"name": "Bernoulli", "q": [0.5] * 26}
+    net.metadata.update(kind="pruned", surface="110", target_scale=0.5, prune={"loss": 0.04, "distribution": dist})
+    entry = NetworkEntry("k" * 64, net, "session")
+    assert entry.info == net.info and entry.kind == "pruned" and entry.surface == "110" and not entry.problems
+    assert entry.pruning_rmse_ev == pytest.approx(0.2 * 0.5)
+    assert entry.row()["distribution"] == "Bernoulli(per-site q)"
+    net.metadata["target_scale"] = -1.0
+    entry = NetworkEntry("k" * 64, net, "session")
+    assert entry.kind == "pruned" and entry.info.target_scale == 1.0
+    assert entry.pruning_rmse_ev == pytest.approx(0.2)
+    assert any("target_scale" in p for p in entry.problems)
 
 
 # --------------------------------------------------------------------------- issue 12, item 4
@@ -379,12 +396,13 @@ def test_networks_made_here_get_readable_names_and_can_be_renamed(state, toy_dat
 
 
 def test_second_network_with_the_same_default_name_is_numbered(state):
-    md = {"kind": "trained", "surface": "110"}
-    first = state.unique_name(md)
     net = RBFN(26, 8, seed=50)
-    net.metadata.update(md, name=first)
+    net.metadata.update(kind="trained", surface="110")
+    first = state.unique_name(net.info)
+    assert first.startswith("trained (110) ")
+    net.metadata["name"] = first
     state.add(net, "session")
-    assert state.unique_name(md) == first + " #2"
+    assert state.unique_name(net.info) == first + " #2"
 
 
 # --------------------------------------------------------------------------- issue 9: progress from the start
