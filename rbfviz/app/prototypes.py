@@ -30,6 +30,10 @@ DETAIL_RESOLUTION = 16
 STRIP_SIZE = 240  # px per view in the static strip of the four standard viewpoints
 AFTER_TICK_MS = 400  # the scenes' messages leave before the strip and chart are drawn (they block the loop)
 ORDERS = {"by |β|": "weight", "by index": "index"}
+SITE_LABELS_KEY = (  # beside the large view: what the numbers are and where their group and value are
+    "<div style='font-size:12px;line-height:1.5'>Site labels: the site numbers 1-26, on white tags; each site's "
+    "group (C, I1, F1, P2, Q2, explained in the table's last column) and value are in the table.</div>"
+)
 VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[031]": "[031]"}  # label -> view
 
 # Installed once per page by :class:`SceneBehaviour`:
@@ -314,6 +318,10 @@ class PrototypesView(pn.viewable.Viewer):
         self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
         self._labels = pn.widgets.Checkbox(name="site numbers", value=False, css_classes=["rbf-proto-labels"])
         self._labels.param.watch(lambda e: self._page_scene is not None and self._draw_strip(), "value")
+        self._detail_labels = pn.widgets.Checkbox(
+            name="Site labels", value=False, margin=(12, 10), css_classes=["rbf-proto-detail-labels"]
+        )
+        self._detail_labels.param.watch(self._show_detail_labels, "value")
         self._page_scene = self._detail_scene = self._strip_scene = None
         self._built = {}  # part -> the settings it was last drawn for (redraw only on change)
         b.state.param.watch(self._on_networks, "networks")
@@ -384,7 +392,10 @@ class PrototypesView(pn.viewable.Viewer):
         from rbfviz.viz.scenes import PrototypeScene
 
         page = PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
-        detail = PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view)
+        detail = PrototypeScene(
+            1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view, site_labels=True
+        )
+        detail.show_labels(self._detail_labels.value)
         self._page_scene = LiveScene(page, "rbf-proto-page-scene")
         self._detail_scene = LiveScene(detail, "rbf-proto-detail-scene")
 
@@ -423,6 +434,12 @@ class PrototypesView(pn.viewable.Viewer):
             self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · {label}"
             self._table.value = b.values_table()
         self._detail_scene.send(self.active)
+
+    def _show_detail_labels(self, event):
+        """The "Site labels" toggle: the numbers' visibility changes in place and is sent."""
+        if self._detail_scene is not None:
+            self._detail_scene.scene.show_labels(event.new)
+            self._detail_scene.send(self.active)
 
     def _draw_view(self):
         self._detail_scene.set_view(self.browser.view, self.active)
@@ -475,7 +492,15 @@ class PrototypesView(pn.viewable.Viewer):
             pn.Row(self._prev, self._next, self._page_label),
             self._grid,
             self._detail_title,
-            pn.Row(pn.Column(self._view, self._detail, scene_key(width=DETAIL_SIZE)), self._table),
+            pn.Row(
+                pn.Column(
+                    pn.Row(self._view, self._detail_labels),
+                    self._detail,
+                    scene_key(width=DETAIL_SIZE),
+                    pn.pane.HTML(SITE_LABELS_KEY, width=DETAIL_SIZE, margin=(0, 8), css_classes=["rbf-scene-key"]),
+                ),
+                self._table,
+            ),
             pn.Row(
                 pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̅10], [031])"),
                 self._labels,
