@@ -51,8 +51,8 @@ class LatticeView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(
                 "### The jump environment (Figure 2)\nThe migrating atom (gold) jumps along [110] into the vacant "
-                "site (grey cage); the 26 numbered sites around them are the network's inputs. Site numbers of "
-                "hidden sites are drawn on top."
+                "site (grey cage); the 26 numbered sites around them are the network's inputs. No two numbers "
+                "overlap: a number moved off its sphere (a hidden site's, on a surface) has a thin line to it."
             ),
             self._surface,
             pn.Row(self._image, pn.Column(pn.pane.HTML(group_key_html(), width=330), self._table)),
@@ -61,7 +61,10 @@ class LatticeView(pn.viewable.Viewer):
 
 
 def lattice_png(surface=None, size: int = IMAGE_SIZE) -> bytes:
-    """The lattice picture (numbered sites; site numbers only on the free environment) as PNG bytes."""
+    """The lattice picture with every site numbered (numbers placed so none overlap) as PNG bytes.
+
+    Text is sized as for a one-column figure (:func:`rbfviz.viz.lattice_scene.lattice_plotter`), which
+    at this size reads well on screen; the key is HTML beside the picture."""
     from PIL import Image
 
     from rbfviz.viz.lattice_scene import lattice_plotter

@@ -144,3 +144,25 @@ def test_prototype_plotter_draws_the_same_labels():
         np.testing.assert_allclose(mesh.points, ref.points)
     finally:
         pl.close()
+
+
+def test_app_site_labels_toggle_changes_the_large_scene_in_place(tmp_path, tiny_models):
+    """The Prototypes view's "Site labels" checkbox shows and hides the large scene's numbers
+    without re-creating the scene or its pane."""
+    pytest.importorskip("panel")
+    from rbfviz.app.main import create_app
+
+    app = create_app(workspace=tmp_path / "ws", bundled_dir=tiny_models)
+    app.show("Prototypes")
+    view = app.views["Prototypes"]
+    live = view._detail_scene
+    scene, pane = live.scene, live.pane
+    assert not scene.labels_shown and not scene._labels[0].visibility
+    view._detail_labels.value = True
+    assert view._detail_scene is live and live.scene is scene and live.pane is pane
+    assert scene.labels_shown and scene._labels[0].visibility
+    view.browser.view = "[001]"  # the numbers turn to face the new viewpoint
+    z = np.asarray(scene.label_mesh(0).points)[:, 2]
+    assert z.min() > DEFAULT_SITES.positions[:, 2].min() + SITE_RADIUS
+    view._detail_labels.value = False
+    assert not scene._labels[0].visibility
