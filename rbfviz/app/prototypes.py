@@ -30,10 +30,6 @@ DETAIL_RESOLUTION = 16
 STRIP_SIZE = 240  # px per view in the static strip of the four standard viewpoints
 AFTER_TICK_MS = 400  # the scenes' messages leave before the strip and chart are drawn (they block the loop)
 ORDERS = {"by |β|": "weight", "by index": "index"}
-SITE_LABELS_KEY = (  # beside the large view: what the numbers are and where their group and value are
-    "<div style='font-size:12px;line-height:1.5'>Site labels: the site numbers 1-26, on white tags; each site's "
-    "group (C, I1, F1, P2, Q2, explained in the table's last column) and value are in the table.</div>"
-)
 VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[031]": "[031]"}  # label -> view
 
 # Installed once per page by :class:`SceneBehaviour`:
@@ -485,7 +481,7 @@ class PrototypesView(pn.viewable.Viewer):
         self._chart.objects = [site_opacity_pane({entry.label: entry.model})]
 
     def __panel__(self):
-        from rbfviz.viz.style import group_key_html
+        from rbfviz.viz.style import group_key_html, site_labels_key_html
 
         return pn.Column(
             pn.Row(self._network, self._order),
@@ -497,7 +493,9 @@ class PrototypesView(pn.viewable.Viewer):
                     pn.Row(self._view, self._detail_labels),
                     self._detail,
                     scene_key(width=DETAIL_SIZE),
-                    pn.pane.HTML(SITE_LABELS_KEY, width=DETAIL_SIZE, margin=(0, 8), css_classes=["rbf-scene-key"]),
+                    pn.pane.HTML(
+                        site_labels_key_html(), width=DETAIL_SIZE, margin=(0, 8), css_classes=["rbf-scene-key"]
+                    ),
                 ),
                 self._table,
             ),
