@@ -16,6 +16,7 @@ import param
 # --------------------------------------------------------------------------- constants
 IMAGE_SIZE = 520  # px
 SURFACE_CHOICES = {"free environment": None, "{100}": "100", "{110}": "110", "{111}": "111"}
+FREE = "free"  # the radio buttons' value for None (Panel shows no button pressed for a None value)
 
 
 class LatticeView(pn.viewable.Viewer):
@@ -27,9 +28,12 @@ class LatticeView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self._surface = pn.widgets.RadioButtonGroup(
-            name="Surface", options=SURFACE_CHOICES, value=self.surface, css_classes=["rbf-lattice-surface"]
+            name="Surface",
+            options={k: FREE if v is None else v for k, v in SURFACE_CHOICES.items()},
+            value=FREE if self.surface is None else self.surface,
+            css_classes=["rbf-lattice-surface"],
         )
-        self._surface.param.watch(lambda e: setattr(self, "surface", e.new), "value")
+        self._surface.param.watch(lambda e: setattr(self, "surface", None if e.new == FREE else e.new), "value")
         self._image = pn.pane.PNG(None, width=IMAGE_SIZE, css_classes=["rbf-lattice-image"])
         self._table = pn.widgets.Tabulator(
             disabled=True, show_index=False, height=IMAGE_SIZE, width=560, css_classes=["rbf-lattice-table"]

@@ -127,3 +127,21 @@ def test_key_text_is_drawn_dark_and_large_enough():
     runs = [len(list(g)) for k, g in itertools.groupby(dark) if k]
     cap = 0.72 * 8 / 72 * SINGLE_PX / L.SINGLE_COLUMN_IN  # DejaVu's cap height is 0.73 em
     assert len(runs) >= 4 and max(runs) >= cap, (runs, cap)
+
+
+def test_lattice_tab_shows_the_pressed_surface(tmp_path, tiny_models):
+    """The Lattice tab's surface buttons start on "free environment" (pressed) and redraw the picture."""
+    pytest.importorskip("panel")
+    from rbfviz.app.main import create_app
+
+    app = create_app(workspace=tmp_path / "ws", bundled_dir=tiny_models)
+    app.show("Lattice")
+    view = app.views["Lattice"]
+    buttons = view._surface
+    assert buttons.value in buttons.options.values() and view.surface is None
+    assert next(k for k, v in buttons.options.items() if v == buttons.value) == "free environment"
+    free = view._image.object
+    buttons.value = buttons.options["{111}"]
+    assert view.surface == "111" and view._image.object != free
+    buttons.value = buttons.options["free environment"]
+    assert view.surface is None and view._image.object == free
