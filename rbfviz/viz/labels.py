@@ -82,6 +82,7 @@ def label_mesh(
     radius: float = SITE_RADIUS,
     plate: bool = True,
     color=TEXT_COLOR,
+    hide_covered: bool = True,
 ) -> pv.PolyData:
     """One mesh holding a flat text label in front of each position, facing ``view``.
 
@@ -99,6 +100,11 @@ def label_mesh(
     plate : bool, default=True
         A white plate behind the glyphs, so dark text reads on any sphere colour.
     color : RGB, default=the text colour
+    hide_covered : bool, default=True
+        Collapse to a point each label whose centre, seen from ``view``, falls on a nearer label's
+        plate: it could show only as fragments around the nearer one (the number of every site
+        is in the dashboard's table).  The mesh keeps one layout for every view, so a scene can
+        swap its points when the view changes.
 
     Returns
     -------
@@ -122,6 +128,7 @@ def label_mesh(
     # one plate size for all, as wide as the widest text: a nearer label hides one stacked behind it whole
     half = np.max([np.abs(_glyphs(t)[0]).max(axis=0) for t in texts], axis=0) * height + PLATE_MARGIN * height
     quad = np.array([[-half[0], -half[1]], [half[0], -half[1]], [half[0], half[1]], [-half[0], half[1]]])
+    covered = _covered(p, right, up, toward, half) if hide_covered else np.zeros(len(p), dtype=bool)
     points, faces, rgb, site = [], [], [], []
     offset = 0
     for k, (centre, text) in enumerate(zip(p, texts)):
@@ -131,6 +138,7 @@ def label_mesh(
             parts.append((quad, np.array([[0, 1, 2], [0, 2, 3]]), plate_rgb, LIFT))
         for q, t, c, lift in parts:
             base = centre + (radius + lift) * toward
+            q = 0 * q if covered[k] else q  # collapsed to a point: same mesh layout for every view
             points.append(base + q[:, :1] * right + q[:, 1:] * up)  # (n_q, 3)
             faces.append(np.hstack([np.full((len(t), 1), 3), t + offset]))
             rgb.append(np.tile(c, (len(q), 1)))
@@ -140,6 +148,14 @@ def label_mesh(
     mesh["rgb"] = np.vstack(rgb)
     mesh["site"] = np.concatenate(site)
     return mesh
+
+
+def _covered(positions, right, up, toward, half) -> np.ndarray:
+    """Whether each label's centre lies on the plate of a nearer one (seen along ``-toward``), shape (n,)."""
+    u, v, depth = positions @ right, positions @ up, positions @ toward  # (n,) each
+    on_plate = (np.abs(u[:, None] - u[None, :]) < half[0]) & (np.abs(v[:, None] - v[None, :]) < half[1])  # (n, n)
+    nearer = depth[None, :] > depth[:, None] + 1e-6  # [i, j]: j is nearer the viewer than i
+    return (on_plate & nearer).any(axis=1)
 
 
 def site_label_mesh(view="[031]", *, sites: SiteTable = DEFAULT_SITES, **kwargs) -> pv.PolyData:

@@ -166,3 +166,23 @@ def test_app_site_labels_toggle_changes_the_large_scene_in_place(tmp_path, tiny_
     assert z.min() > DEFAULT_SITES.positions[:, 2].min() + SITE_RADIUS
     view._detail_labels.value = False
     assert not scene._labels[0].visibility
+
+
+@pytest.mark.parametrize("view", list(VIEWPOINTS))
+def test_only_labels_behind_a_nearer_label_are_collapsed(view):
+    right, up, toward = screen_frame(view)
+    mesh = labels.site_label_mesh(view)
+    pts, site = np.asarray(mesh.points), np.asarray(mesh["site"])
+    collapsed = {i for i in range(1, 27) if np.ptp(pts[site == i] @ right) < 1e-9}
+    plate = labels.label_mesh([(0, 0, 0)], ["26"], view=view, hide_covered=False).points  # the widest label
+    half_w, half_h = np.ptp(plate @ right) / 2, np.ptp(plate @ up) / 2
+    P = DEFAULT_SITES.positions
+    for i in range(26):
+        behind = any(
+            P[j] @ toward > P[i] @ toward + 1e-6
+            and abs((P[j] - P[i]) @ right) < half_w
+            and abs((P[j] - P[i]) @ up) < half_h
+            for j in range(26)
+        )
+        assert ((i + 1) in collapsed) == behind, f"site {i + 1}"
+    assert len(collapsed) < 26 - 8  # the front of the cluster keeps its numbers
