@@ -338,10 +338,13 @@ class ExplainView(pn.viewable.Viewer):
         self._thumbs.objects = panes
 
     def __panel__(self):
+        from rbfviz.viz.style import group_key_html
+
         left = pn.Column(
             pn.pane.Markdown("#### Configuration"),
             pn.Row(*self._all.values()),
             self._sites,
+            pn.pane.HTML(group_key_html(), width=310, css_classes=["rbf-group-key"]),  # the table's group codes
             pn.pane.Markdown("#### From the data"),
             pn.Row(self._row, self._load),
             pn.Row(self._range, self._search),

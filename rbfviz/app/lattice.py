@@ -16,6 +16,7 @@ import param
 # --------------------------------------------------------------------------- constants
 IMAGE_SIZE = 520  # px
 SURFACE_CHOICES = {"free environment": None, "{100}": "100", "{110}": "110", "{111}": "111"}
+FREE = "free"  # the radio buttons' value for None (Panel shows no button pressed for a None value)
 
 
 class LatticeView(pn.viewable.Viewer):
@@ -27,9 +28,12 @@ class LatticeView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self._surface = pn.widgets.RadioButtonGroup(
-            name="Surface", options=SURFACE_CHOICES, value=self.surface, css_classes=["rbf-lattice-surface"]
+            name="Surface",
+            options={k: FREE if v is None else v for k, v in SURFACE_CHOICES.items()},
+            value=FREE if self.surface is None else self.surface,
+            css_classes=["rbf-lattice-surface"],
         )
-        self._surface.param.watch(lambda e: setattr(self, "surface", e.new), "value")
+        self._surface.param.watch(lambda e: setattr(self, "surface", None if e.new == FREE else e.new), "value")
         self._image = pn.pane.PNG(None, width=IMAGE_SIZE, css_classes=["rbf-lattice-image"])
         self._table = pn.widgets.Tabulator(
             disabled=True, show_index=False, height=IMAGE_SIZE, width=560, css_classes=["rbf-lattice-table"]
@@ -51,8 +55,8 @@ class LatticeView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(
                 "### The jump environment (Figure 2)\nThe migrating atom (gold) jumps along [110] into the vacant "
-                "site (grey cage); the 26 numbered sites around them are the network's inputs. Site numbers of "
-                "hidden sites are drawn on top."
+                "site (grey cage); the 26 numbered sites around them are the network's inputs. No two numbers "
+                "overlap: a number moved off its sphere (a hidden site's, on a surface) has a thin line to it."
             ),
             self._surface,
             pn.Row(self._image, pn.Column(pn.pane.HTML(group_key_html(), width=330), self._table)),
@@ -61,7 +65,10 @@ class LatticeView(pn.viewable.Viewer):
 
 
 def lattice_png(surface=None, size: int = IMAGE_SIZE) -> bytes:
-    """The lattice picture (numbered sites; site numbers only on the free environment) as PNG bytes."""
+    """The lattice picture with every site numbered (numbers placed so none overlap) as PNG bytes.
+
+    Text is sized as for a one-column figure (:func:`rbfviz.viz.lattice_scene.lattice_plotter`), which
+    at this size reads well on screen; the key is HTML beside the picture."""
     from PIL import Image
 
     from rbfviz.viz.lattice_scene import lattice_plotter

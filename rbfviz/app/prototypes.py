@@ -314,6 +314,10 @@ class PrototypesView(pn.viewable.Viewer):
         self._strip = pn.pane.PNG(None, width=4 * STRIP_SIZE, css_classes=["rbf-proto-views"])
         self._labels = pn.widgets.Checkbox(name="site numbers", value=False, css_classes=["rbf-proto-labels"])
         self._labels.param.watch(lambda e: self._page_scene is not None and self._draw_strip(), "value")
+        self._detail_labels = pn.widgets.Checkbox(
+            name="Site labels", value=False, margin=(12, 10), css_classes=["rbf-proto-detail-labels"]
+        )
+        self._detail_labels.param.watch(self._show_detail_labels, "value")
         self._page_scene = self._detail_scene = self._strip_scene = None
         self._built = {}  # part -> the settings it was last drawn for (redraw only on change)
         b.state.param.watch(self._on_networks, "networks")
@@ -384,7 +388,10 @@ class PrototypesView(pn.viewable.Viewer):
         from rbfviz.viz.scenes import PrototypeScene
 
         page = PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
-        detail = PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view)
+        detail = PrototypeScene(
+            1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view, site_labels=True
+        )
+        detail.show_labels(self._detail_labels.value)
         self._page_scene = LiveScene(page, "rbf-proto-page-scene")
         self._detail_scene = LiveScene(detail, "rbf-proto-detail-scene")
 
@@ -423,6 +430,12 @@ class PrototypesView(pn.viewable.Viewer):
             self._detail_title.object = f"#### Prototype ({i + 1}) · β = {p.weights_ev[i]:+.4f} eV · {label}"
             self._table.value = b.values_table()
         self._detail_scene.send(self.active)
+
+    def _show_detail_labels(self, event):
+        """The "Site labels" toggle: the numbers' visibility changes in place and is sent."""
+        if self._detail_scene is not None:
+            self._detail_scene.scene.show_labels(event.new)
+            self._detail_scene.send(self.active)
 
     def _draw_view(self):
         self._detail_scene.set_view(self.browser.view, self.active)
@@ -468,14 +481,24 @@ class PrototypesView(pn.viewable.Viewer):
         self._chart.objects = [site_opacity_pane({entry.label: entry.model})]
 
     def __panel__(self):
-        from rbfviz.viz.style import group_key_html
+        from rbfviz.viz.style import group_key_html, site_labels_key_html
 
         return pn.Column(
             pn.Row(self._network, self._order),
             pn.Row(self._prev, self._next, self._page_label),
             self._grid,
             self._detail_title,
-            pn.Row(pn.Column(self._view, self._detail, scene_key(width=DETAIL_SIZE)), self._table),
+            pn.Row(
+                pn.Column(
+                    pn.Row(self._view, self._detail_labels),
+                    self._detail,
+                    scene_key(width=DETAIL_SIZE),
+                    pn.pane.HTML(
+                        site_labels_key_html(), width=DETAIL_SIZE, margin=(0, 8), css_classes=["rbf-scene-key"]
+                    ),
+                ),
+                self._table,
+            ),
             pn.Row(
                 pn.pane.Markdown("#### The four standard viewpoints ([110], [001], [1̅10], [031])"),
                 self._labels,

@@ -33,6 +33,7 @@ import numpy as np
 import pyvista as pv
 
 from rbfviz.data.lattice import DEFAULT_SITES, VIEWPOINTS, SiteTable
+from rbfviz.viz.labels import add_label_actor, site_label_mesh
 from rbfviz.viz.prototypes import (
     as_prototypes,
     opacity,
@@ -225,6 +226,7 @@ def prototype_plotter(
     radius: float = SITE_RADIUS,
     resolution: int = SPHERE_RESOLUTION,
     background="white",
+    site_labels: bool = False,
 ) -> pv.Plotter:
     """An off-screen single-renderer Plotter showing one prototype.
 
@@ -250,6 +252,9 @@ def prototype_plotter(
         Sphere radius in Å.
     resolution : int, default=24
     background : color, default="white"
+    site_labels : bool, default=False
+        Site numbers as flat text meshes facing ``view`` (actor ``"labels"``; the same labels as the
+        dashboard's live scenes, :mod:`rbfviz.viz.labels`).
 
     Returns
     -------
@@ -269,6 +274,8 @@ def prototype_plotter(
     enable_translucency(pl)
     _add_guides(pl, sites, radius, resolution, bonds)
     _add_prototype(pl, v, sites=sites, threshold=threshold, mapper=sphere_mapper(radius, resolution), names=True)
+    if site_labels:
+        add_label_actor(pl, site_label_mesh(view, sites=sites, radius=radius), name="labels")
     fs = max(7, int(min(window_size) / 50))
     if title:
         add_text(pl, title, position="upper_left", font_size=fs, color=TEXT_COLOR, name="title")
@@ -561,8 +568,9 @@ class PrototypeScene:
         One viewpoint per viewport, each with its own camera (e.g. the four standard views of one
         prototype); by default all viewports share one camera.
     site_labels : bool, default=False
-        Add site numbers (hidden until :meth:`show_labels`); off-screen pictures only, vtk.js does
-        not draw them.
+        Add site numbers (hidden until :meth:`show_labels`): flat text meshes in front of each
+        sphere, facing the viewpoint (:mod:`rbfviz.viz.labels`), which vtk.js draws as well;
+        :meth:`set_view` turns them to face a new viewpoint.
 
     Examples
     --------
@@ -608,6 +616,7 @@ class PrototypeScene:
         if self.views is not None and len(self.views) != self.capacity:
             raise ValueError(f"`views` must give one view per viewport ({self.capacity}); got {len(self.views)}")
         self.shown = 0
+        self.labels_shown = False
         pl = new_plotter(
             shape=(self.rows, self.columns), window_size=(self.columns * panel_size, self.rows * panel_size)
         )
@@ -658,22 +667,10 @@ class PrototypeScene:
                 )
                 plane.visibility = normal.visibility = False
                 self._surface.append((plane, normal))
-            if site_labels:
-                self._labels.append(
-                    pl.add_point_labels(
-                        sites.positions,
-                        [str(i) for i in range(1, sites.num_sites + 1)],
-                        font_size=max(8, panel_size // 22),
-                        text_color="black",
-                        shape=None,
-                        show_points=False,
-                        always_visible=True,
-                        font_file=FONT_FILE,
-                        reset_camera=False,
-                        render=False,
-                    )
-                )
-                self._labels[-1].visibility = False
+            if site_labels:  # geometry, so that vtk.js draws them too (rbfviz.viz.labels)
+                label_view = view if views is None else views[k] if k < len(views) else view
+                self._labels.append(add_label_actor(pl, site_label_mesh(label_view, sites=sites), visible=False))
+                self._labels[-1].mapper.SetLookupTable(tiny_lut)
             note = vtkCornerAnnotation()
             note.SetLinearFontScaleFactor(caption_size / 2)
             note.SetNonlinearFontScaleFactor(1.0)
@@ -720,6 +717,10 @@ class PrototypeScene:
         self._point(self.plotter.renderers[0], view)
         for r in self.plotter.renderers:
             r.ResetCameraClippingRange()
+        if self._labels:  # the labels face the new viewpoint (new points: Panel sends changed arrays only)
+            mesh = site_label_mesh(view, sites=self.sites)
+            for actor in self._labels:
+                actor.mapper.dataset.points = mesh.points.copy()
 
     def _point(self, renderer, view) -> None:
         cam = renderer.GetActiveCamera()
@@ -782,12 +783,21 @@ class PrototypeScene:
                 a.visibility = on
             if self._surface:
                 self._set_surface(slot, surfaces[slot] if on else None)
+            if self._labels:
+                self._labels[slot].visibility = on and self.labels_shown
         self.shown = len(items)
 
     def show_labels(self, on: bool = True) -> None:
-        """Show or hide the site numbers (scenes built with ``site_labels=True``)."""
-        for actor in self._labels:
-            actor.visibility = bool(on)
+        """Show or hide the site numbers of the viewports in use (scenes built with ``site_labels=True``)."""
+        if on and not self._labels:
+            raise ValueError("this scene has no site labels: build it with site_labels=True")
+        self.labels_shown = bool(on)
+        for slot, actor in enumerate(self._labels):
+            actor.visibility = self.labels_shown and slot < self.shown
+
+    def label_mesh(self, slot: int = 0) -> pv.PolyData:
+        """The site-number mesh of viewport ``slot`` (see :mod:`rbfviz.viz.labels`)."""
+        return self._labels[slot].mapper.dataset
 
     def _set_surface(self, slot: int, surface) -> None:
         plane, normal = self._surface[slot]

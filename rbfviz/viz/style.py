@@ -175,3 +175,18 @@ def group_key_html() -> str:
         for g in GROUPS
     ]
     return "<div class='rbf-group-key' style='font-size:12px;line-height:1.5'>" + "<br>".join(items) + "</div>"
+
+
+def site_labels_key_html() -> str:
+    """What the site labels of a 3D view show, and where each site's group and value are explained.
+
+    Examples
+    --------
+    >>> "Q2" in site_labels_key_html()
+    True
+    """
+    return (
+        "<div class='rbf-key' style='font-size:12px;line-height:1.5'>Site labels: the site numbers 1-26 on white "
+        "tags (Figure 2's numbering). Each site's group (C, I1, F1, P2, Q2: explained in the table's "
+        '"group meaning" column) and its value are in the table beside the view.</div>'
+    )
