@@ -4,9 +4,8 @@ Run:  python benchmarks/dashboard.py [--repeat N]
 
 Serves the dashboard with the bundled networks on a free 127.0.0.1 port, opens it in Debian's
 chromium through Playwright and measures, for each action, the wall-clock time from the click until
-the 3D area shows the new picture: every viewport that should hold a prototype has at least
-:data:`MIN_COLOURED` strongly red or blue pixels, and the picture differs from the one before the
-click.  Actions: the Prototypes tab (8 prototypes, first show), another network on that tab, and
+the 3D area shows the new picture: every viewport has the red/blue balance of the library's own
+off-screen render of the same prototypes (:func:`rbfviz.viz.style.same_sign_balance`).  Actions: the Prototypes tab (8 prototypes, first show), another network on that tab, and
 the Compare tab (three surfaces).  Targets from issue 9: 3 s, 2 s and 3 s.  Wall-clock times on a
 shared machine are noisy: run it alone, and compare ratios measured in one run.
 
@@ -21,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 CHROMIUM_ARGS = ["--enable-unsafe-swiftshader", "--disable-dev-shm-usage", "--no-first-run", "--disable-sync"]
-MIN_COLOURED = 300  # strongly coloured pixels per viewport that count as "drawn"
+OTHER_NETWORK = re.compile(r"cu111-k\d+-m16")  # the bundled pruned {111} network, whatever its K
 TARGETS = {
     "Prototypes tab (8 prototypes)": 3.0,
     "another network": 2.0,
@@ -43,44 +43,81 @@ TARGETS = {
 }
 
 
-def coloured_per_tile(png: bytes, rows: int, cols: int) -> tuple[list[int], np.ndarray]:
-    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    strong = ((a[..., 0] > 150) & (a[..., 1] < 100) & (a[..., 2] < 100)) | (
-        (a[..., 2] > 150) & (a[..., 0] < 100) & (a[..., 1] < 100)
-    )
-    h, w = a.shape[0] // rows, a.shape[1] // cols
-    return [int(strong[r * h : (r + 1) * h, c * w : (c + 1) * w].sum()) for r in range(rows) for c in range(cols)], a
+def grab(page, css: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.locator(css).first.screenshot())).convert("RGB"))
 
 
-def time_to_drawn(page, click, css: str, rows: int, cols: int, filled: int, timeout_s: float = 120) -> float:
-    """Seconds from ``click()`` until ``css`` shows ``filled`` drawn viewports and a changed picture."""
-    loc = page.locator(css).first
-    before = None
-    if loc.count():
-        before = coloured_per_tile(loc.screenshot(), rows, cols)[1]
+def time_to_drawn(page, click, css: str, expected: np.ndarray, rows: int, cols: int, timeout_s: float = 120) -> float:
+    """Seconds from ``click()`` until ``css`` shows what the library's off-screen render ``expected`` shows.
+
+    Shown = the same red/blue balance in every viewport (:func:`rbfviz.viz.style.same_sign_balance`).
+    """
+    from rbfviz.viz.style import same_sign_balance, sign_balance
+
+    want = sign_balance(expected, rows, cols)
     t0 = time.monotonic()
     click()
     while time.monotonic() - t0 < timeout_s:
-        if loc.count() and page.locator(f"{css} canvas").count():
-            counts, img = coloured_per_tile(loc.screenshot(), rows, cols)
-            changed = before is None or img.shape != before.shape or np.abs(img - before).mean() > 1.0
-            if changed and sum(c >= MIN_COLOURED for c in counts[:filled]) == filled:
-                return time.monotonic() - t0
+        if page.locator(f"{css} canvas").count() and same_sign_balance(sign_balance(grab(page, css), rows, cols), want):
+            return time.monotonic() - t0
         page.wait_for_timeout(50)
     raise TimeoutError(f"{css} not drawn within {timeout_s} s")
 
 
-def measure_once(browser, url: str) -> dict:
+class Expected:
+    """The library's own off-screen renders of what the timed actions should show."""
+
+    def __init__(self):
+        from rbfviz.app import compare, prototypes
+        from rbfviz.app.workspace import bundled_models_dir
+        from rbfviz.core.store import load_model
+        from rbfviz.viz.prototypes import as_prototypes
+
+        folder = Path(bundled_models_dir())
+        self.nets = {s: as_prototypes(load_model(next(folder.glob(f"cu{s}-k*-m16.safetensors")))) for s in SURFACES}
+        self.page_args = dict(
+            columns=prototypes.GRID_COLUMNS, panel_size=prototypes.THUMB_SIZE, resolution=prototypes.THUMB_RESOLUTION
+        )
+        self.per_page = prototypes.PER_PAGE
+        self.compare_args = dict(panel_size=compare.SCENE_SIZE, resolution=compare.SCENE_RESOLUTION, surfaces=True)
+        self.compare_columns = compare.MAX_COLUMNS
+
+    def page(self, surface: str) -> np.ndarray:
+        from rbfviz.viz.prototypes import weight_order
+        from rbfviz.viz.scenes import PrototypeScene
+
+        p = self.nets[surface]
+        scene = PrototypeScene(self.per_page, **self.page_args)
+        scene.show([(p.centroids[i], "") for i in weight_order(p.weights_ev, "weight")[: self.per_page]])
+        return scene.screenshot()
+
+    def compare(self) -> np.ndarray:
+        from rbfviz.viz.prototypes import prototype_by_rank
+        from rbfviz.viz.scenes import PrototypeScene
+
+        scene = PrototypeScene(self.compare_columns, **self.compare_args)
+        scene.show([(prototype_by_rank(self.nets[s], 1)[0], "") for s in SURFACES], surfaces=list(SURFACES))
+        return scene.screenshot()
+
+
+SURFACES = ("100", "110", "111")
+
+
+def measure_once(browser, url: str, expected: dict) -> dict:
     """One fresh page: the three timed actions."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(url)
-        page.get_by_text("cu111-k1024-m16").first.wait_for(timeout=120_000)
+        page.get_by_text(OTHER_NETWORK).first.wait_for(timeout=120_000)
         grid = ".rbf-proto-page-scene"
-        out = {"Prototypes tab (8 prototypes)": time_to_drawn(page, lambda: tab(page, "Prototypes"), grid, 2, 4, 8)}
+        out = {
+            "Prototypes tab (8 prototypes)": time_to_drawn(
+                page, lambda: tab(page, "Prototypes"), grid, expected["100"], 2, 4
+            )
+        }
         select = page.locator(".rbf-proto-network select")
         labels = select.evaluate("s => Array.from(s.options).map(o => o.text)")
-        other = next(t for t in labels if t.startswith("cu111-k1024-m16"))
+        other = next(t for t in labels if OTHER_NETWORK.match(t))
         answered = {}
 
         def choose():
@@ -89,9 +126,11 @@ def measure_once(browser, url: str) -> dict:
             page.locator(".rbf-proto-page", has_text="cu111").first.wait_for(timeout=120_000)
             answered["s"] = time.monotonic() - t0
 
-        out["another network"] = time_to_drawn(page, choose, grid, 2, 4, 8)
+        out["another network"] = time_to_drawn(page, choose, grid, expected["111"], 2, 4)
         out["  of which: page label shown"] = answered["s"]
-        out["Compare (3 surfaces)"] = time_to_drawn(page, lambda: tab(page, "Compare"), ".rbf-compare-scene", 1, 4, 3)
+        out["Compare (3 surfaces)"] = time_to_drawn(
+            page, lambda: tab(page, "Compare"), ".rbf-compare-scene", expected["compare"], 1, 4
+        )
         return out
     finally:
         page.close()
@@ -129,12 +168,14 @@ def main(argv=None) -> dict:
             break
         except OSError:
             time.sleep(0.1)
+    ref = Expected()
+    expected = {"100": ref.page("100"), "111": ref.page("111"), "compare": ref.compare()}
     times = {k: [] for k in TARGETS}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for _ in range(args.repeat):
-                for k, v in measure_once(browser, f"http://127.0.0.1:{port}").items():
+                for k, v in measure_once(browser, f"http://127.0.0.1:{port}", expected).items():
                     times[k].append(v)
             browser.close()
     finally:

@@ -39,7 +39,9 @@ VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[0
 #   leaves that window's listener on the browser window's "resize" event, which then throws on
 #   every resize; the guard removes the old listener when the view makes its next render window;
 # * it also makes each render window before its container is in the page, so the first frame is
-#   drawn at zero size; the guard puts the (sized) container in place first.
+#   drawn at zero size; the guard puts the (sized) container in place first;
+# * it sends its default (empty) axes, whose tick-label mapper makes every frame render twice and
+#   read the depth buffer back; a view whose axes have no tickers gets none.
 SCENE_SCRIPT = """
 if (!window.__rbfScenes) {
   window.__rbfScenes = true;
@@ -72,7 +74,15 @@ if (!window.__rbfScenes) {
       init.call(this);
       this.__rbfRenwin = this._vtk_renwin;
     };
+    /* Panel sends its default axes (no tickers) as an axes model, for which the view adds a
+       tick-label mapper that reads the depth buffer: every frame is then drawn twice and read
+       back with readPixels (most of an update's time under software WebGL).  No tickers: no axes. */
+    const setAxes = proto._set_axes;
+    proto._set_axes = function () {
+      if (wantsAxes(this)) setAxes.call(this);
+    };
   };
+  const wantsAxes = (v) => { const a = v.model.axes; return a && (a.xticker || a.yticker || a.zticker); };
   const isScene = (v) => v.model && 'arrays_processed' in v.model && 'init_vtk_renwin' in v;
   try {
     const model = window.Bokeh.Models.get('panel.models.vtk.VTKSynchronizedPlot');
@@ -83,6 +93,10 @@ if (!window.__rbfScenes) {
     for (const view of window.Bokeh.index.query(isScene)) {
       if (!view.__rbfRenwin) view.__rbfRenwin = view._vtk_renwin;
       patch(Object.getPrototypeOf(view));
+      if (view._axes && !wantsAxes(view)) {  /* drawn before the guard was in place */
+        view._delete_axes();
+        view._vtk_render();
+      }
       clearInterval(timer);
     }
   }, 100);

@@ -190,3 +190,50 @@ def site_labels_key_html() -> str:
         "tags (Figure 2's numbering). Each site's group (C, I1, F1, P2, Q2: explained in the table's "
         '"group meaning" column) and its value are in the table beside the view.</div>'
     )
+
+
+# --------------------------------------------------------------------------- reading pictures back
+def sign_balance(image: np.ndarray, rows: int = 1, cols: int = 1) -> list[tuple[float, int]]:
+    """Per viewport of a rendered scene: (share of red among strongly red or blue pixels, their count).
+
+    The check that a picture shows the prototypes it should, independent of lighting and size:
+    the browser's drawing and the library's off-screen render of the same prototypes agree on it.
+
+    Parameters
+    ----------
+    image : ndarray, shape (height, width, 3 or 4), uint8
+        A screenshot of a scene of ``rows`` × ``cols`` equal viewports.
+
+    Examples
+    --------
+    >>> img = np.zeros((2, 4, 3), np.uint8); img[:, :1] = (220, 20, 20); img[:, 1:2] = (20, 40, 220)
+    >>> sign_balance(img, 1, 2)
+    [(0.5, 4), (nan, 0)]
+    """
+    a = np.asarray(image)[..., :3].astype(int)
+    red = (a[..., 0] > 150) & (a[..., 1] < 100) & (a[..., 2] < 100)  # (height, width)
+    blue = (a[..., 2] > 150) & (a[..., 0] < 100) & (a[..., 1] < 100)
+    h, w = a.shape[0] // rows, a.shape[1] // cols
+    out = []
+    for r in range(rows):
+        for c in range(cols):
+            tile = np.s_[r * h : (r + 1) * h, c * w : (c + 1) * w]
+            nr, n = int(red[tile].sum()), int(red[tile].sum() + blue[tile].sum())
+            out.append((nr / n if n else float("nan"), n))
+    return out
+
+
+def same_sign_balance(seen, expected, tolerance: float = 0.2) -> bool:
+    """Whether two :func:`sign_balance` readings show the same prototypes.
+
+    A viewport expected (nearly) empty must stay so; otherwise at least 30 % of the expected
+    coloured pixels must be there and the red shares must differ by at most ``tolerance``.
+    """
+    for (share_seen, n_seen), (share_expected, n_expected) in zip(seen, expected, strict=True):
+        if n_expected < 50:
+            if n_seen > 400:
+                return False
+            continue
+        if n_seen < 0.3 * n_expected or abs(share_seen - share_expected) > tolerance:
+            return False
+    return True

@@ -48,33 +48,16 @@ COUNT_CONTEXTS = """
 
 
 # --------------------------------------------------------------------------- pictures
-def tiles(img: np.ndarray, rows: int, cols: int) -> list[np.ndarray]:
-    h, w = img.shape[0] // rows, img.shape[1] // cols
-    return [img[r * h : (r + 1) * h, c * w : (c + 1) * w] for r in range(rows) for c in range(cols)]
-
-
-def red_share(tile: np.ndarray) -> tuple[float, int]:
-    """(red / (red + blue), red + blue) over strongly coloured pixels."""
-    a = tile[..., :3].astype(int)
-    red = ((a[..., 0] > 150) & (a[..., 1] < 100) & (a[..., 2] < 100)).sum()
-    blue = ((a[..., 2] > 150) & (a[..., 0] < 100) & (a[..., 1] < 100)).sum()
-    n = int(red + blue)
-    return (float(red) / n if n else float("nan")), n
-
-
 def signature(img: np.ndarray, rows: int, cols: int) -> list[tuple[float, int]]:
-    return [red_share(t) for t in tiles(img, rows, cols)]
+    from rbfviz.viz.style import sign_balance
+
+    return sign_balance(img, rows, cols)
 
 
 def matches(seen, expected) -> bool:
-    for (fs, ns), (fe, ne) in zip(seen, expected):
-        if ne < 50:  # an empty or nearly empty viewport must stay (nearly) empty
-            if ns > 400:
-                return False
-            continue
-        if ns < 0.3 * ne or abs(fs - fe) > TOLERANCE:
-            return False
-    return True
+    from rbfviz.viz.style import same_sign_balance
+
+    return same_sign_balance(seen, expected, TOLERANCE)
 
 
 # --------------------------------------------------------------------------- the expected pictures
