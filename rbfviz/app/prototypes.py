@@ -57,22 +57,86 @@ if (!window.__rbfScenes) {
     if (!scene || e.ctrlKey || e.shiftKey || e.altKey || e.metaKey || scene === focused) return;
     e.stopPropagation();  /* vtk.js never sees it, so it does not call preventDefault: the page scrolls */
   }, {capture: true, passive: true});
+  /* Panel's view deletes its render window on every scene update and builds a new one: a new
+     WebGL context, every shader compiled again (seconds under software WebGL).  The window is
+     kept instead: its delete is held back, the next render takes it (with its container) back,
+     and the new scene state is synchronized into it in place. */
+  const keep = (real) => {
+    const kept = Object.create(real);  /* vtk.js objects are frozen: a thin layer over it */
+    const interactor = real.getInteractor();
+    const wrapped = Object.create(interactor);
+    let endSub = null;  /* one camera-end subscription per view, not one more per update */
+    Object.defineProperty(wrapped, 'onEndAnimation', {value: (cb) => {
+      if (endSub) endSub.unsubscribe();
+      endSub = interactor.onEndAnimation(cb);
+      return endSub;
+    }});
+    Object.defineProperty(kept, 'getInteractor', {value: () => wrapped});
+    let size = '';  /* Bokeh re-lays out the page many times an update: resize (and draw) on a change only */
+    Object.defineProperty(kept, 'resize', {value: () => {
+      const r = real.getContainer().getBoundingClientRect();
+      if (size === r.width + 'x' + r.height) return;
+      size = r.width + 'x' + r.height;
+      real.resize();
+    }});
+    Object.defineProperty(kept, 'delete', {value: () => {}});
+    Object.defineProperty(kept, '__real', {value: real});
+    return kept;
+  };
+  const place = (view) => {
+    /* Panel makes the window before putting its container in the page, so vtk.js's first frame
+       is drawn at zero size (hundreds of GL warnings per scene); give it its place first. */
+    const c = view._vtk_container;
+    if (c && !c.isConnected && view.shadow_el && view.shadow_el.isConnected) {
+      c.style.width = view.model.width + 'px';
+      c.style.height = view.model.height + 'px';
+      view.shadow_el.appendChild(c);
+    }
+  };
   const patch = (proto) => {
     if (proto.__rbfGuarded) return;
-    proto.__rbfGuarded = true;  /* vtk.js objects are frozen: remember each view's window instead */
+    proto.__rbfGuarded = true;
     const init = proto.init_vtk_renwin;
     proto.init_vtk_renwin = function () {
-      if (this.__rbfRenwin) window.removeEventListener('resize', this.__rbfRenwin.resize);
-      /* Panel makes the window before putting its container in the page, so vtk.js's first frame
-         is drawn at zero size (hundreds of GL warnings per scene); give it its place first. */
-      const c = this._vtk_container;
-      if (c && !c.isConnected && this.shadow_el && this.shadow_el.isConnected) {
-        c.style.width = this.model.width + 'px';
-        c.style.height = this.model.height + 'px';
-        this.shadow_el.appendChild(c);
+      if (this.__rbfKept) {
+        this._vtk_renwin = this.__rbfKept;
+        this._vtk_container = this.__rbfKept.getContainer();
+        place(this);
+        return;
       }
+      if (this.__rbfRenwin) window.removeEventListener('resize', this.__rbfRenwin.resize);
+      place(this);
       init.call(this);
       this.__rbfRenwin = this._vtk_renwin;
+      this._vtk_renwin = this.__rbfKept = keep(this._vtk_renwin);
+    };
+    const remove = proto.remove;
+    proto.remove = function () {  /* really removed: now the window goes */
+      if (this.__rbfKept) {
+        this._vtk_renwin = this.__rbfKept.__real;
+        this.__rbfKept = null;
+      }
+      remove.call(this);
+    };
+    const makeWidget = proto._create_orientation_widget;
+    proto._create_orientation_widget = function () {  /* one per kept window, not one per update */
+      if (this.__rbfWidget && this.__rbfKept) {
+        this._orientationWidget = this.__rbfWidget;
+        return;
+      }
+      makeWidget.call(this);
+      this.__rbfWidget = this._orientationWidget;
+    };
+    /* Every Bokeh relayout draws the scene again (8 times for one network change, each a full
+       frame that software WebGL then rasterizes and the compositor reads back): draw at most once
+       an animation frame, and not the old scene while the new one is on its way. */
+    const render = proto._vtk_render;
+    proto._vtk_render = function () {
+      if (this.__rbfFrame) return;
+      this.__rbfFrame = requestAnimationFrame(() => {
+        this.__rbfFrame = 0;
+        if (this._renderable) render.call(this);  /* not while a new scene is being synchronized */
+      });
     };
     /* Panel sends its default axes (no tickers) as an axes model, for which the view adds a
        tick-label mapper that reads the depth buffer: every frame is then drawn twice and read
