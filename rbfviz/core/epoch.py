@@ -20,9 +20,11 @@ from rbfviz.core.model import (
     batch_squared_error_and_grads,
     batched_rbf_forward,
     batched_squared_error_and_grads,
+    packed_index,
+    packed_squared_error_and_grads,
     rbf_forward,
 )
-from rbfviz.core.optim import FlatAdam, adam_step_constants
+from rbfviz.core.optim import FlatAdam, _adam_update, adam_step_constants
 from rbfviz.core.progress import cancel_requested
 
 _CANCEL_EVERY = 256  # eager epochs test cancel every this many minibatches (free on the host)
@@ -43,6 +45,25 @@ def tf32_matmul(enabled: bool, device: torch.device):
         matmul.allow_tf32 = before
 
 
+# --------------------------------------------------------------------------- fused steps
+def adam_steps(
+    packed, exp_avg, exp_avg_sq, X, y, c1, c2, sse, weight_decay: float, beta1: float, beta2: float, eps: float
+):
+    """S = ``X.shape[0]`` consecutive minibatch steps (gradient and Adam update) on the packed
+    parameters (:func:`rbfviz.core.model.packed_index`), in place, adding each batch's summed
+    squared error to ``sse``.
+
+    A pure function of tensors: compiled (for one S), it is one call and a handful of fused
+    loops per S steps, where the step-by-step loop pays the interpreter and dispatcher for every
+    operation.  Shapes: packed, exp_avg, exp_avg_sq (P,), X (S, B, D), y (S, B), c1 and c2 (S,)
+    (each step's Adam constants, :func:`rbfviz.core.optim.adam_step_constants`), sse 0-d.
+    """
+    for s in range(X.shape[0]):
+        loss, grad = packed_squared_error_and_grads(packed, X[s], y[s])
+        _adam_update(packed, exp_avg, exp_avg_sq, grad, c1[s], c2[s], weight_decay, beta1, beta2, eps)
+        sse += loss
+
+
 # --------------------------------------------------------------------------- the epoch
 class GraphReadyEpoch:
     """One epoch of minibatch Adam plus validation and the keep-best copy, with no host
@@ -56,8 +77,29 @@ class GraphReadyEpoch:
     synchronisation of an epoch: (summed training error, validation MSE).
     """
 
-    def __init__(self, params, optimizer: FlatAdam, Xt, yt, Xv, yv, step, device, batch_size, eval_batch_size, seed):
+    def __init__(
+        self,
+        params,
+        optimizer: FlatAdam,
+        Xt,
+        yt,
+        Xv,
+        yv,
+        step,
+        device,
+        batch_size,
+        eval_batch_size,
+        seed,
+        fused=None,
+        chunk: int = 1,
+    ):
         self.params, self.opt, self.step, self.device = params, optimizer, step, device
+        # fused: adam_steps (compiled for `chunk` steps a call) runs the minibatches instead of
+        # step + optimizer, on packed copies of the optimiser's buffers (see packed_index)
+        self.fused, self.chunk = fused, chunk
+        if fused is not None:
+            self.pack = packed_index(params[1].numel(), Xt.shape[1], device)  # (P,)
+            self.packed = tuple(torch.empty_like(t) for t in optimizer.state())  # parameters, both moments
         self.Xt, self.yt, self.Xv, self.yv = Xt, yt, Xv, yv
         self.bs, self.eval_bs = batch_size, eval_batch_size
         n = len(Xt)
@@ -87,16 +129,20 @@ class GraphReadyEpoch:
         self.c2.copy_(c2)
         self.sse.zero_()
         n_full = self.n_full if limit is None else min(limit, self.n_full)
-        for j in range(self.num_batches if limit is None else n_full + (self.rem > 0)):
-            if cancel is not None and j % _CANCEL_EVERY == _CANCEL_EVERY - 1 and cancel_requested(cancel):
+        if self.fused is not None:
+            if not self._fused_minibatches(n_full, cancel):
                 return False
-            full = j < n_full
-            lo = j * bs if full else self.n_full * bs
-            Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
-            # summed squared error, as the paper's code; gradients analytically (eq. 2)
-            loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
-            opt.update_with(torch.cat([g.reshape(-1) for g in grads]), self.c1[j], self.c2[j])
-            self.sse += loss
+        else:
+            for j in range(self.num_batches if limit is None else n_full + (self.rem > 0)):
+                if cancel is not None and j % _CANCEL_EVERY == _CANCEL_EVERY - 1 and cancel_requested(cancel):
+                    return False
+                full = j < n_full
+                lo = j * bs if full else self.n_full * bs
+                Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
+                # summed squared error, as the paper's code; gradients analytically (eq. 2)
+                loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
+                opt.update_with(torch.cat([g.reshape(-1) for g in grads]), self.c1[j], self.c2[j])
+                self.sse += loss
         self.t += self.num_batches
         # validation (float64 accumulation of float32 chunk sums) and the keep-best copy
         self.val_sse.zero_()
@@ -108,6 +154,33 @@ class GraphReadyEpoch:
         self.best_flat.copy_(torch.where(improved, opt.flat, self.best_flat))
         self.best_val.copy_(torch.where(improved, self.val_mse, self.best_val))  # NaN never "improves"
         return True
+
+    def _fused_minibatches(self, n_full: int, cancel) -> bool:
+        """The epoch's minibatch steps through ``fused`` (``chunk`` steps a call; the last
+        n_full mod chunk full batches and the remainder batch through eager :func:`adam_steps`,
+        one a call); False if cancelled."""
+        opt, bs, S = self.opt, self.bs, self.chunk
+        for flat, packed in zip(opt.state(), self.packed):
+            torch.index_select(flat, 0, self.pack, out=packed)
+        hyper = (opt.weight_decay, *opt.betas, opt.eps)
+        D, j, next_check, finished = self.X_epoch.shape[1], 0, _CANCEL_EVERY, True
+        batches = [(S, self.fused)] * (n_full // S) + [(1, adam_steps)] * (n_full % S)
+        if self.rem:
+            batches.append((1, adam_steps))  # the remainder batch, rows n_full·B onwards
+        for s, steps in batches:
+            lo = j * bs if j < n_full else self.n_full * bs
+            Xb = self.X_epoch[lo : lo + s * bs].view(s, -1, D)  # (s, B, D): s consecutive batches
+            yb = self.y_epoch[lo : lo + s * bs].view(s, -1)  # (s, B)
+            steps(*self.packed, Xb, yb, self.c1[j : j + s], self.c2[j : j + s], self.sse, *hyper)
+            j += s
+            if cancel is not None and j >= next_check:
+                next_check += _CANCEL_EVERY
+                if cancel_requested(cancel):
+                    finished = False
+                    break
+        for flat, packed in zip(opt.state(), self.packed):
+            flat.index_copy_(0, self.pack, packed)
+        return finished
 
     def capture(self) -> None:
         """Capture :meth:`_body` as a CUDA graph (after a warm-up on a side stream; the warm-up's

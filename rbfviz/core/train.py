@@ -36,12 +36,13 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, tf32_matmul
-from rbfviz.core.model import RBFN, batch_squared_error_and_grads, resolve_device
+from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, adam_steps, tf32_matmul
+from rbfviz.core.model import RBFN, batch_squared_error_and_grads, packed_index, resolve_device
 from rbfviz.core.optim import FlatAdam, PlateauSchedule
 from rbfviz.core.progress import cancel_requested
 from rbfviz.core.training import (
     AUTO_COMPILE_ROW_EPOCHS,
+    FUSED_STEPS,
     EpochStats,
     ManyEpochStats,
     TrainConfig,
@@ -120,6 +121,26 @@ def compiled_step(X, y, params, explicit: bool):
         return batch_squared_error_and_grads, False
 
 
+def compiled_adam_steps(optimizer: FlatAdam, X, y, chunk: int, explicit: bool):
+    """:func:`rbfviz.core.epoch.adam_steps` compiled for ``chunk`` steps of ``len(X) // chunk``
+    rows a call (compiled now, on copies of the optimiser's state, not inside the first epoch's
+    timing), or None if compiling fails here: the run goes on eagerly either way."""
+    try:
+        compiled = torch.compile(adam_steps, dynamic=False)
+        pack = packed_index(optimizer.params[1].numel(), X.shape[1], X.device)
+        state = [t[pack] for t in optimizer.state()]  # copies: the warm-up's steps are thrown away
+        ones = torch.ones(chunk, dtype=X.dtype, device=X.device)
+        sse = torch.zeros((), dtype=X.dtype, device=X.device)
+        hyper = (optimizer.weight_decay, *optimizer.betas, optimizer.eps)
+        with torch.no_grad():
+            compiled(*state, X.view(chunk, -1, X.shape[1]), y.view(chunk, -1), ones * 1e-3, ones, sse, *hyper)
+        return compiled
+    except Exception as exc:
+        if explicit:
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly", stacklevel=3)
+        return None
+
+
 def _use_graph(config: TrainConfig, device: torch.device) -> bool:
     if config.graph == "auto":
         return device.type == "cuda"
@@ -163,14 +184,31 @@ def train(
     start = time.perf_counter()
     with tf32_matmul(config.tf32, device):
         want_compile = config.should_compile(n) and n >= bs
-        step, result.compiled = (
-            compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
-            if want_compile
-            else (batch_squared_error_and_grads, False)
-        )
-        optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled)
+        step, fused, chunk = batch_squared_error_and_grads, None, min(FUSED_STEPS, n // bs)
+        if want_compile and device.type == "cpu":  # the gradient and Adam, `chunk` steps a compiled call
+            optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+            fused = compiled_adam_steps(optimizer, Xt[: chunk * bs], yt[: chunk * bs], chunk, config.compile is True)
+            result.compiled = fused is not None
+        else:  # CUDA: the step and Adam compiled apart, inside the captured graph
+            if want_compile:
+                step, result.compiled = compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
+            optimizer = FlatAdam(
+                params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled
+            )
         epoch_loop = GraphReadyEpoch(
-            params, optimizer, Xt, yt, Xv, yv, step, device, config.batch_size, config.eval_batch_size, config.seed
+            params,
+            optimizer,
+            Xt,
+            yt,
+            Xv,
+            yv,
+            step,
+            device,
+            config.batch_size,
+            config.eval_batch_size,
+            config.seed,
+            fused=fused,
+            chunk=chunk,
         )
         schedule = config.schedule()
         epoch = 0

@@ -19,6 +19,9 @@ from rbfviz.core.optim import PlateauSchedule
 # torch.compile costs ~10-30 s once on a 2-core CPU and saves ~40 % of a step at K ≥ 1024; "auto"
 # compiles when the run is expected to see at least this many (row × epoch) passes.
 AUTO_COMPILE_ROW_EPOCHS = 2_000_000
+# On the CPU a compiled call runs this many consecutive minibatch steps (gradient and Adam):
+# the interpreter's and dispatcher's cost is paid once per call, not once per operation.
+FUSED_STEPS = 8
 
 
 # --------------------------------------------------------------------------- settings
