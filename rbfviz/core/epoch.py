@@ -28,6 +28,23 @@ from rbfviz.core.optim import FlatAdam, _adam_update, adam_step_constants
 from rbfviz.core.progress import cancel_requested
 
 _CANCEL_EVERY = 256  # eager epochs test cancel every this many minibatches (free on the host)
+# On the CPU validation runs in chunks of at most this many kernel entries (rows × K, 4 MB of
+# float32): chunks that stay in cache are ~4x faster than one (10,000 × 1024) pass through memory.
+_CPU_VAL_ENTRIES = 1 << 20
+
+
+def validation_rows(eval_batch_size: int, num_centroids: int, device: torch.device) -> int:
+    """Rows of a validation chunk: ``eval_batch_size``, capped on the CPU to stay in cache.
+
+    Examples
+    --------
+    >>> cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    >>> validation_rows(16384, 1024, cpu), validation_rows(16384, 1024, cuda), validation_rows(20, 6, cpu)
+    (1024, 16384, 20)
+    """
+    if device.type == "cuda":
+        return eval_batch_size
+    return max(1, min(eval_batch_size, _CPU_VAL_ENTRIES // num_centroids))
 
 
 @contextlib.contextmanager
@@ -101,7 +118,7 @@ class GraphReadyEpoch:
             self.pack = packed_index(params[1].numel(), Xt.shape[1], device)  # (P,)
             self.packed = tuple(torch.empty_like(t) for t in optimizer.state())  # parameters, both moments
         self.Xt, self.yt, self.Xv, self.yv = Xt, yt, Xv, yv
-        self.bs, self.eval_bs = batch_size, eval_batch_size
+        self.bs, self.eval_bs = batch_size, validation_rows(eval_batch_size, params[1].numel(), device)
         n = len(Xt)
         self.n_full, self.rem = divmod(n, self.bs)
         self.num_batches = self.n_full + (self.rem > 0)
@@ -315,7 +332,8 @@ class BatchedEpoch:
                 self.flat, self.exp_avg, self.exp_avg_sq, grads, c1[j], c2[j], self.masks[j], all(steps_on[j]), self.wd
             )
         self.val_sse.zero_()
-        rows = max(1, self.eval_bs // R)  # an (R, rows, K) kernel per chunk: the memory of one network's
+        # an (R, rows, K) kernel per chunk: the memory of one network's chunk (and in cache on the CPU)
+        rows = validation_rows(max(1, self.eval_bs // R), R * self.params[1].shape[1], self.device)
         for i in range(0, self.Xv.shape[1], rows):
             chunk = slice(i, i + rows)
             res = (batched_rbf_forward(self.Xv[:, chunk], *self.params) - self.yv[:, chunk]) * self.wv[:, chunk]

@@ -185,6 +185,7 @@ def train(
     with tf32_matmul(config.tf32, device):
         want_compile = config.should_compile(n) and n >= bs
         step, fused, chunk = batch_squared_error_and_grads, None, min(FUSED_STEPS, n // bs)
+        compile_start = time.perf_counter()
         if want_compile and device.type == "cpu":  # the gradient and Adam, `chunk` steps a compiled call
             optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
             fused = compiled_adam_steps(optimizer, Xt[: chunk * bs], yt[: chunk * bs], chunk, config.compile is True)
@@ -195,6 +196,7 @@ def train(
             optimizer = FlatAdam(
                 params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled
             )
+        result.compile_seconds = time.perf_counter() - compile_start if want_compile else 0.0
         epoch_loop = GraphReadyEpoch(
             params,
             optimizer,

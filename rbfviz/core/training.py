@@ -127,6 +127,7 @@ class TrainResult:
     device: str = "cpu"
     seconds: float = 0.0
     compiled: bool = False  # whether the step ran compiled
+    compile_seconds: float = 0.0  # of ``seconds``, the time spent compiling (before the first epoch)
     graph: bool = False  # whether each epoch ran as a CUDA graph
 
 
