@@ -121,18 +121,25 @@ def compiled_step(X, y, params, explicit: bool):
         return batch_squared_error_and_grads, False
 
 
+_RECOMPILE_LIMIT = 64  # sizes of network compiled in one process before training eagerly
+
+
 def compiled_adam_steps(optimizer: FlatAdam, X, y, chunk: int, explicit: bool):
     """:func:`rbfviz.core.epoch.adam_steps` compiled for ``chunk`` steps of ``len(X) // chunk``
     rows a call (compiled now, on copies of the optimiser's state, not inside the first epoch's
     timing), or None if compiling fails here: the run goes on eagerly either way."""
     try:
-        compiled = torch.compile(adam_steps, dynamic=False)
+        # fullgraph: one graph or an error (then eager), never a silent fall-back to eager pieces
+        compiled = torch.compile(adam_steps, dynamic=False, fullgraph=True)
         pack = packed_index(optimizer.params[1].numel(), X.shape[1], X.device)
         state = [t[pack] for t in optimizer.state()]  # copies: the warm-up's steps are thrown away
         ones = torch.ones(chunk, dtype=X.dtype, device=X.device)
         sse = torch.zeros((), dtype=X.dtype, device=X.device)
         hyper = (optimizer.weight_decay, *optimizer.betas, optimizer.eps)
-        with torch.no_grad():
+        # every (K, D, batch size, chunk) compiles once per process (later runs reuse it); dynamo's
+        # default limit of 8 such graphs per function would end compiling after 8 sizes of a sweep
+        limit = max(_RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
+        with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit):
             compiled(*state, X.view(chunk, -1, X.shape[1]), y.view(chunk, -1), ones * 1e-3, ones, sse, *hyper)
         return compiled
     except Exception as exc:
