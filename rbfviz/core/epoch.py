@@ -6,6 +6,11 @@ gathered into (each minibatch a fixed slice of them), Adam's per-step constants 
 device from the step count and the rate), the summed errors, the best parameters so far.  So an
 epoch launches the same operations on the same memory every time and never waits for the host:
 what ``torch.cuda.graph`` can capture.  The host reads the epoch's errors once, after it.
+
+On the CPU, where there is no graph to capture, a compiled run does the same work through
+:func:`adam_steps`: S minibatch steps (gradient and Adam update) per call of one compiled
+function, on the parameters packed with the centroids transposed, so that every pass runs along
+K (:func:`rbfviz.core.model.packed_index`).
 """
 
 from __future__ import annotations

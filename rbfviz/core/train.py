@@ -10,8 +10,11 @@ An epoch is *graph-ready*: the data live on the device, the epoch's shuffle is o
 gather into static buffers, each minibatch is a fixed slice of them, Adam's step constants are
 computed on the device, and validation and the keep-best copy run there too, so nothing waits
 for the host inside an epoch.  On CUDA the whole epoch is captured once as a CUDA graph and
-replayed (``TrainConfig.graph``); elsewhere the same code runs eagerly.  :func:`train_many` trains
-R networks at once as one batched problem.
+replayed (``TrainConfig.graph``); elsewhere the same code runs eagerly.  On the CPU a compiled
+run (``TrainConfig.compile``) calls one compiled function for every ``FUSED_STEPS`` minibatch steps,
+gradient and Adam update together (:func:`rbfviz.core.epoch.adam_steps`): the interpreter and the
+dispatcher are paid once per call instead of once per operation.  :func:`train_many` trains R
+networks at once as one batched problem.
 
 Run from the command line::
 
