@@ -67,6 +67,26 @@ def tf32_matmul(enabled: bool, device: torch.device):
         matmul.allow_tf32 = before
 
 
+@contextlib.contextmanager
+def at_most_threads(n: int):
+    """Run torch's CPU operations on at most ``n`` threads inside the block (0: no limit), and
+    restore the setting after it.
+
+    With torch's OpenMP builds the setting belongs to the calling thread once it has used torch
+    (OpenMP's thread count and MKL's local one are per thread), so a training thread limits
+    itself, not the threads beside it.
+    """
+    before = torch.get_num_threads()
+    if n <= 0 or n >= before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # --------------------------------------------------------------------------- fused steps
 def adam_steps(
     packed, exp_avg, exp_avg_sq, X, y, c1, c2, sse, weight_decay: float, beta1: float, beta2: float, eps: float
@@ -114,11 +134,12 @@ class GraphReadyEpoch:
         seed,
         fused=None,
         chunk: int = 1,
+        step_threads: int = 0,
     ):
         self.params, self.opt, self.step, self.device = params, optimizer, step, device
         # fused: adam_steps (compiled for `chunk` steps a call) runs the minibatches instead of
         # step + optimizer, on packed copies of the optimiser's buffers (see packed_index)
-        self.fused, self.chunk = fused, chunk
+        self.fused, self.chunk, self.step_threads = fused, chunk, step_threads
         if fused is not None:
             self.pack = packed_index(params[1].numel(), Xt.shape[1], device)  # (P,)
             self.packed = tuple(torch.empty_like(t) for t in optimizer.state())  # parameters, both moments
@@ -180,10 +201,18 @@ class GraphReadyEpoch:
     def _fused_minibatches(self, n_full: int, cancel) -> bool:
         """The epoch's minibatch steps through ``fused`` (``chunk`` steps a call; the last
         n_full mod chunk full batches and the remainder batch through eager :func:`adam_steps`,
-        one a call); False if cancelled."""
-        opt, bs, S = self.opt, self.bs, self.chunk
+        one a call) on at most ``step_threads`` threads; False if cancelled."""
+        opt = self.opt
         for flat, packed in zip(opt.state(), self.packed):
             torch.index_select(flat, 0, self.pack, out=packed)
+        with at_most_threads(self.step_threads):
+            finished = self._fused_loop(n_full, cancel)
+        for flat, packed in zip(opt.state(), self.packed):
+            flat.index_copy_(0, self.pack, packed)
+        return finished
+
+    def _fused_loop(self, n_full: int, cancel) -> bool:
+        opt, bs, S = self.opt, self.bs, self.chunk
         hyper = (opt.weight_decay, *opt.betas, opt.eps)
         D, j, next_check, finished = self.X_epoch.shape[1], 0, _CANCEL_EVERY, True
         batches = [(S, self.fused)] * (n_full // S) + [(1, adam_steps)] * (n_full % S)
@@ -200,8 +229,6 @@ class GraphReadyEpoch:
                 if cancel_requested(cancel):
                     finished = False
                     break
-        for flat, packed in zip(opt.state(), self.packed):
-            flat.index_copy_(0, self.pack, packed)
         return finished
 
     def capture(self) -> None:

@@ -39,7 +39,8 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, adam_steps, tf32_matmul
+from rbfviz.core import training
+from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, adam_steps, at_most_threads, tf32_matmul
 from rbfviz.core.model import RBFN, batch_squared_error_and_grads, packed_index, resolve_device
 from rbfviz.core.optim import FlatAdam, PlateauSchedule
 from rbfviz.core.progress import cancel_requested
@@ -142,7 +143,8 @@ def compiled_adam_steps(optimizer: FlatAdam, X, y, chunk: int, explicit: bool):
         # every (K, D, batch size, chunk) compiles once per process (later runs reuse it); dynamo's
         # default limit of 8 such graphs per function would end compiling after 8 sizes of a sweep
         limit = max(_RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
-        with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit):
+        threads = at_most_threads(training.FUSED_STEP_THREADS)  # compiled for the threads it will run on
+        with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit), threads:
             compiled(*state, X.view(chunk, -1, X.shape[1]), y.view(chunk, -1), ones * 1e-3, ones, sse, *hyper)
         return compiled
     except Exception as exc:
@@ -221,6 +223,7 @@ def train(
             config.seed,
             fused=fused,
             chunk=chunk,
+            step_threads=training.FUSED_STEP_THREADS,
         )
         schedule = config.schedule()
         epoch = 0

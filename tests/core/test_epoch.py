@@ -73,3 +73,24 @@ def test_fused_steps_equal_the_step_by_step_loop():
     assert float(sse) == pytest.approx(want_sse, rel=1e-12)
     for got, want in zip(state, opt.state()):
         torch.testing.assert_close(got, want[idx], rtol=1e-10, atol=1e-12)
+
+
+def test_at_most_threads_limits_inside_the_block_and_restores_after():
+    from rbfviz.core.epoch import at_most_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with at_most_threads(1):
+            assert torch.get_num_threads() == 1
+            with at_most_threads(1):
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="inside"), at_most_threads(1):
+            raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+        with at_most_threads(0), at_most_threads(5):  # no limit; a limit above the setting does not raise it
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -440,8 +440,10 @@ def test_fused_epoch_cancels_within_an_epoch(monkeypatch):
     X, y, _ = _teacher_data(700)
     cfg = _fused_config(batch_size=1, max_epochs=5, learning_rate=0.01)
     cancel = _CancelAfter(4)  # asked before epoch 0, at its steps 256 and 512, before epoch 1, at its step 256
+    threads = torch.get_num_threads()
     result = train(X[:600], y[:600], X[600:], y[600:], 4, cfg, cancel=cancel)
     assert result.compiled and result.cancelled and len(result.history) == 1 and cancel.asked == 5
+    assert torch.get_num_threads() == threads  # the steps' thread limit is lifted after a cancel too
     m = result.model
     Xv = torch.as_tensor(X[600:], dtype=torch.float32)
     yv = ((torch.as_tensor(y[600:]) - m.metadata["target_mean"]) / m.metadata["target_scale"]).float()
