@@ -47,7 +47,7 @@ def validation_rows(eval_batch_size: int, num_centroids: int, device: torch.devi
     >>> validation_rows(16384, 1024, cpu), validation_rows(16384, 1024, cuda), validation_rows(20, 6, cpu)
     (1024, 16384, 20)
     """
-    if device.type == "cuda":
+    if device.type != "cpu":
         return eval_batch_size
     return max(1, min(eval_batch_size, _CPU_VAL_ENTRIES // num_centroids))
 

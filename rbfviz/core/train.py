@@ -39,13 +39,13 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from rbfviz.core import training
 from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, adam_steps, at_most_threads, tf32_matmul
 from rbfviz.core.model import RBFN, batch_squared_error_and_grads, packed_index, resolve_device
 from rbfviz.core.optim import FlatAdam, PlateauSchedule
 from rbfviz.core.progress import cancel_requested
 from rbfviz.core.training import (
     AUTO_COMPILE_ROW_EPOCHS,
+    FUSED_STEP_THREADS,
     FUSED_STEPS,
     EpochStats,
     ManyEpochStats,
@@ -143,7 +143,7 @@ def compiled_adam_steps(optimizer: FlatAdam, X, y, chunk: int, explicit: bool):
         # every (K, D, batch size, chunk) compiles once per process (later runs reuse it); dynamo's
         # default limit of 8 such graphs per function would end compiling after 8 sizes of a sweep
         limit = max(_RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
-        threads = at_most_threads(training.FUSED_STEP_THREADS)  # compiled for the threads it will run on
+        threads = at_most_threads(FUSED_STEP_THREADS)  # compiled for the threads it will run on
         with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit), threads:
             compiled(*state, X.view(chunk, -1, X.shape[1]), y.view(chunk, -1), ones * 1e-3, ones, sse, *hyper)
         return compiled
@@ -202,7 +202,7 @@ def train(
             optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
             fused = compiled_adam_steps(optimizer, Xt[: chunk * bs], yt[: chunk * bs], chunk, config.compile is True)
             result.compiled = fused is not None
-        else:  # CUDA: the step and Adam compiled apart, inside the captured graph
+        else:  # eager, or on CUDA the step and Adam compiled apart (inside the captured graph)
             if want_compile:
                 step, result.compiled = compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
             optimizer = FlatAdam(
@@ -223,7 +223,7 @@ def train(
             config.seed,
             fused=fused,
             chunk=chunk,
-            step_threads=training.FUSED_STEP_THREADS,
+            step_threads=FUSED_STEP_THREADS,
         )
         schedule = config.schedule()
         epoch = 0
