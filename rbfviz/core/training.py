@@ -24,11 +24,11 @@ AUTO_COMPILE_ROW_EPOCHS = 2_000_000
 # On the CPU a compiled call runs this many consecutive minibatch steps (gradient and Adam):
 # the interpreter's and dispatcher's cost is paid once per call, not once per operation.
 FUSED_STEPS = 8
-# ... on at most this many threads (0: torch's setting).  A step's products are small (64 × K):
-# on a quiet 2-core machine two threads are ~18 % faster than one at K = 1024, but each step
-# has five OpenMP fork-joins, and when another process holds a core every one of them waits for
-# the descheduled thread: two threads then take twice as long as one.
-FUSED_STEP_THREADS = 1
+# ... on at most this many threads (0: torch's setting).  Measured at K = 1024 on the 2-core
+# machine: 107 µs a step on two threads, 131 on one; with one busy process beside it, 317 on two
+# (each step has five OpenMP fork-joins, and each waits for a descheduled thread) and 133 on one.
+# A shared machine does better with 1.
+FUSED_STEP_THREADS = 0
 
 
 # --------------------------------------------------------------------------- settings

@@ -435,15 +435,33 @@ class _CancelAfter:
 
 def test_fused_epoch_cancels_within_an_epoch(monkeypatch):
     """Batches of 1: an epoch of 600 steps tests cancel after 256 and 512 of them; a cancel
-    there stops the run before the epoch ends, with the best epoch's parameters."""
-    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)
+    there stops the run before the epoch ends, with the best epoch's parameters.  The steps run
+    on FUSED_STEP_THREADS threads, and the caller's setting is back afterwards."""
+    import rbfviz.core.train as T
+
+    threads_seen = []
+
+    def stand_in(fn, **kw):  # torch.compile's stand-in: the function itself, noting its threads
+        def steps(*args):
+            threads_seen.append(torch.get_num_threads())
+            return fn(*args)
+
+        return steps
+
+    monkeypatch.setattr(torch, "compile", stand_in)
+    monkeypatch.setattr(T, "FUSED_STEP_THREADS", 1)
     X, y, _ = _teacher_data(700)
     cfg = _fused_config(batch_size=1, max_epochs=5, learning_rate=0.01)
     cancel = _CancelAfter(4)  # asked before epoch 0, at its steps 256 and 512, before epoch 1, at its step 256
-    threads = torch.get_num_threads()
-    result = train(X[:600], y[:600], X[600:], y[600:], 4, cfg, cancel=cancel)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = train(X[:600], y[:600], X[600:], y[600:], 4, cfg, cancel=cancel)
+        assert torch.get_num_threads() == 2  # restored after a cancel too
+    finally:
+        torch.set_num_threads(before)
     assert result.compiled and result.cancelled and len(result.history) == 1 and cancel.asked == 5
-    assert torch.get_num_threads() == threads  # the steps' thread limit is lifted after a cancel too
+    assert set(threads_seen) == {1} and len(threads_seen) > 600 // T.FUSED_STEPS
     m = result.model
     Xv = torch.as_tensor(X[600:], dtype=torch.float32)
     yv = ((torch.as_tensor(y[600:]) - m.metadata["target_mean"]) / m.metadata["target_scale"]).float()
