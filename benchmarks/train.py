@@ -31,6 +31,7 @@ import time
 import numpy as np
 import torch
 
+import rbfviz.core.train as train_module
 from rbfviz.core.progress import CancelFlag
 from rbfviz.core.train import TrainConfig, train, train_many
 
@@ -128,7 +129,8 @@ def cmd_epoch(args):
     dev = "cuda" if cuda else "cpu"
     peak = matmul_gflops(dev)
     print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {dev}; "
+        f"torch {torch.__version__}, threads {torch.get_num_threads()} "
+        f"(compiled CPU steps: {train_module.FUSED_STEP_THREADS or 'same'}), device {dev}; "
         f"float32 matmul {peak:.0f} GFLOP/s; {args.n} x 26 rows, batch 64; {args.rounds} interleaved rounds of "
         f"{args.ref_epochs} reference and {args.epochs} timed epochs (after a warm-up epoch) per mode"
     )
@@ -273,7 +275,12 @@ def main(argv=None):
     ap.add_argument("--generate", action="store_true", help="schedule: generated (100) barriers, not synthetic")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--cold", action="store_true", help="compile into an empty cache (a fresh machine's first run)")
+    ap.add_argument(
+        "--step-threads", type=int, default=None, help="threads of the CPU's compiled steps (FUSED_STEP_THREADS)"
+    )
     args = ap.parse_args(argv)
+    if args.step_threads is not None:
+        train_module.FUSED_STEP_THREADS = args.step_threads
     if args.cold:
         import os
         import tempfile
