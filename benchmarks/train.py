@@ -2,6 +2,8 @@
 ``train_many`` against R single runs, and the full schedule.
 
     python benchmarks/train.py epoch --k 128 1024 4096       # default config vs eager vs reference
+    python benchmarks/train.py epoch --k 1024 --rounds 3 --cold   # medians of 3 interleaved rounds;
+                                                             # the first compile into an empty cache
     python benchmarks/train.py many --k 128 --r 1 10 30      # train_many vs R separate train() runs
     python benchmarks/train.py schedule --k 4096             # the full paper schedule, wall time
     python benchmarks/train.py epoch --device cuda --modes eager graph default   # on a GPU
@@ -12,7 +14,9 @@ description in shared/notes/baseline.md): a per-sample ``DataLoader`` with ``shu
 network as an ``nn.Module`` with autograd, ``torch.optim.Adam(weight_decay=1e-5)``, the summed
 MSE loss, validation through a ``DataLoader`` with autograd on.  "default" is ``TrainConfig()``
 with no flags (``compile="auto"``: a full-schedule run compiles), timed as a real run that is
-cancelled after its timed epochs.  FLOPs per epoch: forward distance product 2·N·K·D, backward
+cancelled after its timed epochs; "compile" is the time it spent compiling before its first
+epoch (torch.compile caches on disk: a later run pays less, ``--cold`` measures the first).
+FLOPs per epoch: forward distance product 2·N·K·D, backward
 about twice that, plus N·K exponentials and the weight products (2·N·K forward, 4·N·K back); the
 floor is that over this machine's measured float32 matrix-product rate (or the GPU's).
 """
@@ -21,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 
 import numpy as np
 import torch
 
+import rbfviz.core.train as train_module
 from rbfviz.core.progress import CancelFlag
 from rbfviz.core.train import TrainConfig, train, train_many
 
@@ -103,10 +109,9 @@ def reference_epochs(X, y, Xv, yv, k: int, epochs: int, device: str = "cpu") -> 
 # --------------------------------------------------------------------------- rbfviz
 def rbfviz_epochs(X, y, Xv, yv, k: int, epochs: int, config: TrainConfig):
     """(wall, CPU) seconds of each epoch of a run with ``config`` (max_epochs None: a real
-    full-schedule run, cancelled after ``epochs + 1`` epochs; the first is not timed), the
-    seconds before the first epoch, and whether it compiled."""
+    full-schedule run, cancelled after ``epochs + 1`` epochs; the first, warm-up, is not timed),
+    the seconds spent compiling before the first epoch, and whether it compiled."""
     flag, stamps = CancelFlag(), []
-    t0 = time.perf_counter()
 
     def progress(s):
         stamps.append((time.perf_counter(), time.process_time()))
@@ -115,8 +120,7 @@ def rbfviz_epochs(X, y, Xv, yv, k: int, epochs: int, config: TrainConfig):
 
     result = train(X, y, Xv, yv, k, config, progress=progress, cancel=flag)
     times = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:])]
-    setup = stamps[0][0] - t0 - (times[0][0] if times else 0.0)
-    return times, setup, result.compiled
+    return times, result.compile_seconds, result.compiled
 
 
 def cmd_epoch(args):
@@ -125,12 +129,14 @@ def cmd_epoch(args):
     dev = "cuda" if cuda else "cpu"
     peak = matmul_gflops(dev)
     print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {dev}; "
-        f"float32 matmul {peak:.0f} GFLOP/s; {args.n} x 26 rows, batch 64; min over {args.epochs} epochs"
+        f"torch {torch.__version__}, threads {torch.get_num_threads()} "
+        f"(compiled CPU steps: {train_module.FUSED_STEP_THREADS or 'same'}), device {dev}; "
+        f"float32 matmul {peak:.0f} GFLOP/s; {args.n} x 26 rows, batch 64; {args.rounds} interleaved rounds of "
+        f"{args.ref_epochs} reference and {args.epochs} timed epochs (after a warm-up epoch) per mode"
     )
     print(
-        f"{'K':>5} {'mode':>9} {'s/epoch':>8} {'CPU s':>8} {'setup s':>8} {'GFLOP/s':>8} {'floor s':>8} "
-        f"{'x floor':>8} {'vs ref':>7} {'vs ref CPU':>10}"
+        f"{'K':>5} {'mode':>9} {'med s/ep':>8} {'min s/ep':>8} {'CPU s':>7} {'compile':>7} {'GFLOP/s':>8} "
+        f"{'floor s':>8} {'x floor':>7} {'vs ref':>7} {'vs ref CPU':>10}"
     )
     modes = {
         "default": TrainConfig(device=args.device),  # no flags: compile="auto", graph="auto"
@@ -142,26 +148,35 @@ def cmd_epoch(args):
     for k in args.k:
         flops = epoch_flops(args.n, k, 26)
         floor = flops / (peak * 1e9)
+        times = {mode: [] for mode in args.modes}
+        compile_s, labels = {}, {}
+        for _ in range(args.rounds):  # interleaved: a change of the machine's load hits every mode alike
+            for mode in args.modes:
+                if mode == "reference":
+                    times[mode] += reference_epochs(X, y, Xv, yv, k, args.ref_epochs, dev)
+                    compile_s.setdefault(mode, 0.0)
+                    labels[mode] = mode
+                else:
+                    t, c, compiled = rbfviz_epochs(X, y, Xv, yv, k, args.epochs, modes[mode])
+                    times[mode] += t
+                    compile_s.setdefault(mode, c)  # the first round's: later ones may hit the compile caches
+                    labels[mode] = mode + ("*" if mode == "default" and compiled else "")
         ref = None
         for mode in args.modes:
-            if mode == "reference":
-                times = reference_epochs(X, y, Xv, yv, k, args.ref_epochs, dev)
-                setup, label = 0.0, "reference"
-            else:
-                times, setup, compiled = rbfviz_epochs(X, y, Xv, yv, k, args.epochs, modes[mode])
-                label = mode + ("*" if mode == "default" and compiled else "")
-            wall, cpu = min(t[0] for t in times), min(t[1] for t in times)
+            wall = statistics.median(t[0] for t in times[mode])
+            cpu = statistics.median(t[1] for t in times[mode])
             if mode == "reference":
                 ref = (wall, cpu)
             vs = f"{ref[0] / wall:>6.1f}x {ref[1] / cpu:>9.1f}x" if ref else f"{'-':>7} {'-':>10}"
             print(
-                f"{k:>5} {label:>9} {wall:>8.3f} {cpu:>8.3f} {setup:>8.1f} {flops / wall / 1e9:>8.1f} "
-                f"{floor:>8.4f} {wall / floor:>8.1f} {vs}",
+                f"{k:>5} {labels[mode]:>9} {wall:>8.3f} {min(t[0] for t in times[mode]):>8.3f} {cpu:>7.3f} "
+                f"{compile_s[mode]:>7.1f} {flops / wall / 1e9:>8.1f} {floor:>8.4f} {wall / floor:>7.1f} {vs}",
                 flush=True,
             )
     print(
-        "(* the default configuration compiled on its own; vs ref: the reference's epoch time over this one, "
-        "wall and process CPU time; on a shared machine the CPU-time ratio is the robust one)"
+        "(* the default configuration compiled on its own (compile: seconds spent compiling before its first "
+        "epoch, first round); s/epoch and CPU s are medians over all rounds; vs ref: the reference's median "
+        "over this one's, wall and process CPU time; on a shared machine the CPU-time ratio is the robust one)"
     )
 
 
@@ -249,8 +264,9 @@ def main(argv=None):
     ap.add_argument("what", nargs="?", default="epoch", choices=["epoch", "many", "schedule"])
     ap.add_argument("--k", type=int, nargs="+", default=None)
     ap.add_argument("--n", type=int, default=None, help="training rows (epoch/schedule: 100000, many: 2000)")
-    ap.add_argument("--epochs", type=int, default=None, help="timed epochs (epoch: 2, many: 5)")
-    ap.add_argument("--ref-epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=None, help="timed epochs (epoch: 2 per round, many: 5)")
+    ap.add_argument("--ref-epochs", type=int, default=2, help="epoch: reference epochs per round")
+    ap.add_argument("--rounds", type=int, default=1, help="epoch: interleaved rounds of every mode")
     ap.add_argument("--r", type=int, nargs="+", default=[1, 10, 30])
     ap.add_argument("--repeats", type=int, default=3, help="many: timed repeats (min of each)")
     ap.add_argument("--modes", nargs="+", default=["reference", "default", "eager"])
@@ -258,7 +274,18 @@ def main(argv=None):
     ap.add_argument("--data", help="schedule: a .26d barrier file (written there after generating, if absent)")
     ap.add_argument("--generate", action="store_true", help="schedule: generated (100) barriers, not synthetic")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--cold", action="store_true", help="compile into an empty cache (a fresh machine's first run)")
+    ap.add_argument(
+        "--step-threads", type=int, default=None, help="threads of the CPU's compiled steps (FUSED_STEP_THREADS)"
+    )
     args = ap.parse_args(argv)
+    if args.step_threads is not None:
+        train_module.FUSED_STEP_THREADS = args.step_threads
+    if args.cold:
+        import os
+        import tempfile
+
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="rbfviz-inductor-")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.what == "many":

@@ -6,6 +6,11 @@ gathered into (each minibatch a fixed slice of them), Adam's per-step constants 
 device from the step count and the rate), the summed errors, the best parameters so far.  So an
 epoch launches the same operations on the same memory every time and never waits for the host:
 what ``torch.cuda.graph`` can capture.  The host reads the epoch's errors once, after it.
+
+On the CPU, where there is no graph to capture, a compiled run does the same work through
+:func:`adam_steps`: S minibatch steps (gradient and Adam update) per call of one compiled
+function, on the parameters packed with the centroids transposed, so that every pass runs along
+K (:func:`rbfviz.core.model.packed_index`).
 """
 
 from __future__ import annotations
@@ -20,12 +25,31 @@ from rbfviz.core.model import (
     batch_squared_error_and_grads,
     batched_rbf_forward,
     batched_squared_error_and_grads,
+    packed_index,
+    packed_squared_error_and_grads,
     rbf_forward,
 )
-from rbfviz.core.optim import FlatAdam, adam_step_constants
+from rbfviz.core.optim import FlatAdam, _adam_update, adam_step_constants
 from rbfviz.core.progress import cancel_requested
 
 _CANCEL_EVERY = 256  # eager epochs test cancel every this many minibatches (free on the host)
+# On the CPU validation runs in chunks of at most this many kernel entries (rows × K, 4 MB of
+# float32): chunks that stay in cache are ~4x faster than one (10,000 × 1024) pass through memory.
+_CPU_VAL_ENTRIES = 1 << 20
+
+
+def validation_rows(eval_batch_size: int, num_centroids: int, device: torch.device) -> int:
+    """Rows of a validation chunk: ``eval_batch_size``, capped on the CPU to stay in cache.
+
+    Examples
+    --------
+    >>> cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    >>> validation_rows(16384, 1024, cpu), validation_rows(16384, 1024, cuda), validation_rows(20, 6, cpu)
+    (1024, 16384, 20)
+    """
+    if device.type != "cpu":
+        return eval_batch_size
+    return max(1, min(eval_batch_size, _CPU_VAL_ENTRIES // num_centroids))
 
 
 @contextlib.contextmanager
@@ -43,6 +67,45 @@ def tf32_matmul(enabled: bool, device: torch.device):
         matmul.allow_tf32 = before
 
 
+@contextlib.contextmanager
+def at_most_threads(n: int):
+    """Run torch's CPU operations on at most ``n`` threads inside the block (0: no limit), and
+    restore the setting after it.
+
+    With torch's OpenMP builds the setting belongs to the calling thread once it has used torch
+    (OpenMP's thread count and MKL's local one are per thread), so a training thread limits
+    itself, not the threads beside it.
+    """
+    before = torch.get_num_threads()
+    if n <= 0 or n >= before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- fused steps
+def adam_steps(
+    packed, exp_avg, exp_avg_sq, X, y, c1, c2, sse, weight_decay: float, beta1: float, beta2: float, eps: float
+):
+    """S = ``X.shape[0]`` consecutive minibatch steps (gradient and Adam update) on the packed
+    parameters (:func:`rbfviz.core.model.packed_index`), in place, adding each batch's summed
+    squared error to ``sse``.
+
+    A pure function of tensors: compiled (for one S), it is one call and a handful of fused
+    loops per S steps, where the step-by-step loop pays the interpreter and dispatcher for every
+    operation.  Shapes: packed, exp_avg, exp_avg_sq (P,), X (S, B, D), y (S, B), c1 and c2 (S,)
+    (each step's Adam constants, :func:`rbfviz.core.optim.adam_step_constants`), sse 0-d.
+    """
+    for s in range(X.shape[0]):
+        loss, grad = packed_squared_error_and_grads(packed, X[s], y[s])
+        _adam_update(packed, exp_avg, exp_avg_sq, grad, c1[s], c2[s], weight_decay, beta1, beta2, eps)
+        sse += loss
+
+
 # --------------------------------------------------------------------------- the epoch
 class GraphReadyEpoch:
     """One epoch of minibatch Adam plus validation and the keep-best copy, with no host
@@ -56,10 +119,32 @@ class GraphReadyEpoch:
     synchronisation of an epoch: (summed training error, validation MSE).
     """
 
-    def __init__(self, params, optimizer: FlatAdam, Xt, yt, Xv, yv, step, device, batch_size, eval_batch_size, seed):
+    def __init__(
+        self,
+        params,
+        optimizer: FlatAdam,
+        Xt,
+        yt,
+        Xv,
+        yv,
+        step,
+        device,
+        batch_size,
+        eval_batch_size,
+        seed,
+        fused=None,
+        chunk: int = 1,
+        step_threads: int = 0,
+    ):
         self.params, self.opt, self.step, self.device = params, optimizer, step, device
+        # fused: adam_steps (compiled for `chunk` steps a call) runs the minibatches instead of
+        # step + optimizer, on packed copies of the optimiser's buffers (see packed_index)
+        self.fused, self.chunk, self.step_threads = fused, chunk, step_threads
+        if fused is not None:
+            self.pack = packed_index(params[1].numel(), Xt.shape[1], device)  # (P,)
+            self.packed = tuple(torch.empty_like(t) for t in optimizer.state())  # parameters, both moments
         self.Xt, self.yt, self.Xv, self.yv = Xt, yt, Xv, yv
-        self.bs, self.eval_bs = batch_size, eval_batch_size
+        self.bs, self.eval_bs = batch_size, validation_rows(eval_batch_size, params[1].numel(), device)
         n = len(Xt)
         self.n_full, self.rem = divmod(n, self.bs)
         self.num_batches = self.n_full + (self.rem > 0)
@@ -87,16 +172,20 @@ class GraphReadyEpoch:
         self.c2.copy_(c2)
         self.sse.zero_()
         n_full = self.n_full if limit is None else min(limit, self.n_full)
-        for j in range(self.num_batches if limit is None else n_full + (self.rem > 0)):
-            if cancel is not None and j % _CANCEL_EVERY == _CANCEL_EVERY - 1 and cancel_requested(cancel):
+        if self.fused is not None:
+            if not self._fused_minibatches(n_full, cancel):
                 return False
-            full = j < n_full
-            lo = j * bs if full else self.n_full * bs
-            Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
-            # summed squared error, as the paper's code; gradients analytically (eq. 2)
-            loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
-            opt.update_with(torch.cat([g.reshape(-1) for g in grads]), self.c1[j], self.c2[j])
-            self.sse += loss
+        else:
+            for j in range(self.num_batches if limit is None else n_full + (self.rem > 0)):
+                if cancel is not None and j % _CANCEL_EVERY == _CANCEL_EVERY - 1 and cancel_requested(cancel):
+                    return False
+                full = j < n_full
+                lo = j * bs if full else self.n_full * bs
+                Xb, yb = self.X_epoch[lo : lo + bs], self.y_epoch[lo : lo + bs]  # fixed slices of static buffers
+                # summed squared error, as the paper's code; gradients analytically (eq. 2)
+                loss, grads = (self.step if full else batch_squared_error_and_grads)(Xb, yb, *self.params)
+                opt.update_with(torch.cat([g.reshape(-1) for g in grads]), self.c1[j], self.c2[j])
+                self.sse += loss
         self.t += self.num_batches
         # validation (float64 accumulation of float32 chunk sums) and the keep-best copy
         self.val_sse.zero_()
@@ -108,6 +197,39 @@ class GraphReadyEpoch:
         self.best_flat.copy_(torch.where(improved, opt.flat, self.best_flat))
         self.best_val.copy_(torch.where(improved, self.val_mse, self.best_val))  # NaN never "improves"
         return True
+
+    def _fused_minibatches(self, n_full: int, cancel) -> bool:
+        """The epoch's minibatch steps through ``fused`` (``chunk`` steps a call; the last
+        n_full mod chunk full batches and the remainder batch through eager :func:`adam_steps`,
+        one a call) on at most ``step_threads`` threads; False if cancelled."""
+        opt = self.opt
+        for flat, packed in zip(opt.state(), self.packed):
+            torch.index_select(flat, 0, self.pack, out=packed)
+        with at_most_threads(self.step_threads):
+            finished = self._fused_loop(n_full, cancel)
+        for flat, packed in zip(opt.state(), self.packed):
+            flat.index_copy_(0, self.pack, packed)
+        return finished
+
+    def _fused_loop(self, n_full: int, cancel) -> bool:
+        opt, bs, S = self.opt, self.bs, self.chunk
+        hyper = (opt.weight_decay, *opt.betas, opt.eps)
+        D, j, next_check, finished = self.X_epoch.shape[1], 0, _CANCEL_EVERY, True
+        batches = [(S, self.fused)] * (n_full // S) + [(1, adam_steps)] * (n_full % S)
+        if self.rem:
+            batches.append((1, adam_steps))  # the remainder batch, rows n_full·B onwards
+        for s, steps in batches:
+            lo = j * bs if j < n_full else self.n_full * bs
+            Xb = self.X_epoch[lo : lo + s * bs].view(s, -1, D)  # (s, B, D): s consecutive batches
+            yb = self.y_epoch[lo : lo + s * bs].view(s, -1)  # (s, B)
+            steps(*self.packed, Xb, yb, self.c1[j : j + s], self.c2[j : j + s], self.sse, *hyper)
+            j += s
+            if cancel is not None and j >= next_check:
+                next_check += _CANCEL_EVERY
+                if cancel_requested(cancel):
+                    finished = False
+                    break
+        return finished
 
     def capture(self) -> None:
         """Capture :meth:`_body` as a CUDA graph (after a warm-up on a side stream; the warm-up's
@@ -242,7 +364,8 @@ class BatchedEpoch:
                 self.flat, self.exp_avg, self.exp_avg_sq, grads, c1[j], c2[j], self.masks[j], all(steps_on[j]), self.wd
             )
         self.val_sse.zero_()
-        rows = max(1, self.eval_bs // R)  # an (R, rows, K) kernel per chunk: the memory of one network's
+        # an (R, rows, K) kernel per chunk: the memory of one network's chunk (and in cache on the CPU)
+        rows = validation_rows(max(1, self.eval_bs // R), R * self.params[1].shape[1], self.device)
         for i in range(0, self.Xv.shape[1], rows):
             chunk = slice(i, i + rows)
             res = (batched_rbf_forward(self.Xv[:, chunk], *self.params) - self.yv[:, chunk]) * self.wv[:, chunk]

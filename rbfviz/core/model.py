@@ -84,6 +84,58 @@ def batch_squared_error_and_grads(X, y, bias, weights, centroids, log_gamma):
     return residual.dot(residual), grads
 
 
+def packed_index(num_centroids: int, num_inputs: int, device=None) -> torch.Tensor:
+    """Where each entry of the *packed* parameter vector sits in the flat one.
+
+    The flat vector (``FlatAdam``'s, the parameters' own order) is [α, β (K), Θ (K × D) row by
+    row, log γ]; the packed one is [α, β (K), Θᵀ (D × K) row by row, log γ], the layout in which
+    :func:`packed_squared_error_and_grads` runs every pass along K, contiguous.  So
+    ``packed = flat[idx]`` and ``flat[idx] = packed``.
+
+    Examples
+    --------
+    >>> packed_index(2, 3).tolist()
+    [0, 1, 2, 3, 6, 4, 7, 5, 8, 9]
+    """
+    K, D = num_centroids, num_inputs
+    theta = 1 + K + torch.arange(K * D, device=device).view(K, D).t().reshape(-1)  # (D·K,)
+    ends = torch.tensor([1 + K + K * D], device=device)
+    return torch.cat([torch.arange(1 + K, device=device), theta, ends])  # (P,)
+
+
+def packed_squared_error_and_grads(packed, X, y):
+    """:func:`batch_squared_error_and_grads` on the packed parameter vector (see
+    :func:`packed_index`): Σ_n (f(x_n) − y_n)² of a batch and its gradient, packed the same way.
+
+    Two matrix products carry the (B, K) work: the distances' X Θᵀ, and [g ⊙ X, g]ᵀ kernel
+    (g = ∂loss/∂f), whose rows are Σ_n g_n k_nk x_n (the centroids' gradient, eq. 2) and Σ_n g_n
+    k_nk (the weights').  Everything else runs along K, contiguous in this layout, which lets
+    a compiler fuse the step into a few loops.  Shapes: packed (P,), X (B, D), y (B,).
+    """
+    D = X.shape[1]
+    K = (packed.shape[0] - 2) // (D + 1)
+    bias, weights, log_gamma = packed[0], packed[1 : 1 + K], packed[-1]
+    centroids_t = packed[1 + K : 1 + K + K * D].view(D, K)  # Θᵀ
+    gamma = log_gamma.exp()
+    sq_x = (X * X).sum(1)  # (B,)
+    sq_c = (centroids_t * centroids_t).sum(0)  # (K,)
+    # −γ‖x − θ‖² = −γ|x|² − γ|θ|² + x·(2γθ), clamped at 0 (the squared distance is ≥ 0), as _kernel
+    neg = torch.addmm((-gamma) * sq_x[:, None] + (-gamma) * sq_c, X, (2 * gamma) * centroids_t)  # (B, K)
+    kernel = neg.clamp(max=0.0).exp()  # (B, K)
+    kw = kernel @ weights  # (B,)
+    residual = kw + (bias - y)  # f(x) − y
+    grad_out = 2.0 * residual  # (B,)
+    lhs = torch.cat([grad_out[:, None] * X, grad_out[:, None]], 1)  # (B, D + 1)
+    M = lhs.t() @ kernel  # (D + 1, K)
+    grad_weights = M[D]  # (K,)  kernelᵀ g
+    GXt = weights * M[:D]  # (D, K)  (Gᵀ X)ᵀ with G = g ⊗ β ⊙ kernel, as _parameter_grads
+    col = weights * grad_weights  # (K,)  Σ_n G_nk
+    grad_centroids_t = (2.0 * gamma) * (GXt - col * centroids_t)  # (D, K)
+    g_dist = (sq_x * grad_out * kw).sum() + (sq_c * col).sum() - 2.0 * (centroids_t * GXt).sum()
+    grad = torch.cat([grad_out.sum()[None], grad_weights, grad_centroids_t.reshape(-1), (-gamma * g_dist)[None]])
+    return residual.dot(residual), grad  # (), (P,)
+
+
 def _batched_kernel(X, centroids, gamma, sq_x, sq_c):
     """exp(−γ_r max(‖x − θ‖², 0)) of R networks on R batches, (R, B, K)."""
     g3 = gamma[:, None, None]

@@ -10,8 +10,11 @@ An epoch is *graph-ready*: the data live on the device, the epoch's shuffle is o
 gather into static buffers, each minibatch is a fixed slice of them, Adam's step constants are
 computed on the device, and validation and the keep-best copy run there too, so nothing waits
 for the host inside an epoch.  On CUDA the whole epoch is captured once as a CUDA graph and
-replayed (``TrainConfig.graph``); elsewhere the same code runs eagerly.  :func:`train_many` trains
-R networks at once as one batched problem.
+replayed (``TrainConfig.graph``); elsewhere the same code runs eagerly.  On the CPU a compiled
+run (``TrainConfig.compile``) calls one compiled function for every ``FUSED_STEPS`` minibatch steps,
+gradient and Adam update together (:func:`rbfviz.core.epoch.adam_steps`): the interpreter and the
+dispatcher are paid once per call instead of once per operation.  :func:`train_many` trains R
+networks at once as one batched problem.
 
 Run from the command line::
 
@@ -36,12 +39,14 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, tf32_matmul
-from rbfviz.core.model import RBFN, batch_squared_error_and_grads, resolve_device
+from rbfviz.core.epoch import BatchedEpoch, GraphReadyEpoch, adam_steps, at_most_threads, tf32_matmul
+from rbfviz.core.model import RBFN, batch_squared_error_and_grads, packed_index, resolve_device
 from rbfviz.core.optim import FlatAdam, PlateauSchedule
 from rbfviz.core.progress import cancel_requested
 from rbfviz.core.training import (
     AUTO_COMPILE_ROW_EPOCHS,
+    FUSED_STEP_THREADS,
+    FUSED_STEPS,
     EpochStats,
     ManyEpochStats,
     TrainConfig,
@@ -120,6 +125,34 @@ def compiled_step(X, y, params, explicit: bool):
         return batch_squared_error_and_grads, False
 
 
+_RECOMPILE_LIMIT = 64  # sizes of network compiled in one process before training eagerly
+
+
+def compiled_adam_steps(optimizer: FlatAdam, X, y, chunk: int, explicit: bool):
+    """:func:`rbfviz.core.epoch.adam_steps` compiled for ``chunk`` steps of ``len(X) // chunk``
+    rows a call (compiled now, on copies of the optimiser's state, not inside the first epoch's
+    timing), or None if compiling fails here: the run goes on eagerly either way."""
+    try:
+        # fullgraph: one graph or an error (then eager), never a silent fall-back to eager pieces
+        compiled = torch.compile(adam_steps, dynamic=False, fullgraph=True)
+        pack = packed_index(optimizer.params[1].numel(), X.shape[1], X.device)
+        state = [t[pack] for t in optimizer.state()]  # copies: the warm-up's steps are thrown away
+        ones = torch.ones(chunk, dtype=X.dtype, device=X.device)
+        sse = torch.zeros((), dtype=X.dtype, device=X.device)
+        hyper = (optimizer.weight_decay, *optimizer.betas, optimizer.eps)
+        # every (K, D, batch size, chunk) compiles once per process (later runs reuse it); dynamo's
+        # default limit of 8 such graphs per function would end compiling after 8 sizes of a sweep
+        limit = max(_RECOMPILE_LIMIT, torch._dynamo.config.recompile_limit)
+        threads = at_most_threads(FUSED_STEP_THREADS)  # compiled for the threads it will run on
+        with torch.no_grad(), torch._dynamo.config.patch(recompile_limit=limit), threads:
+            compiled(*state, X.view(chunk, -1, X.shape[1]), y.view(chunk, -1), ones * 1e-3, ones, sse, *hyper)
+        return compiled
+    except Exception as exc:
+        if explicit:
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {exc}); training eagerly", stacklevel=3)
+        return None
+
+
 def _use_graph(config: TrainConfig, device: torch.device) -> bool:
     if config.graph == "auto":
         return device.type == "cuda"
@@ -163,14 +196,34 @@ def train(
     start = time.perf_counter()
     with tf32_matmul(config.tf32, device):
         want_compile = config.should_compile(n) and n >= bs
-        step, result.compiled = (
-            compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
-            if want_compile
-            else (batch_squared_error_and_grads, False)
-        )
-        optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled)
+        step, fused, chunk = batch_squared_error_and_grads, None, min(FUSED_STEPS, n // bs)
+        compile_start = time.perf_counter()
+        if want_compile and device.type == "cpu":  # the gradient and Adam, `chunk` steps a compiled call
+            optimizer = FlatAdam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+            fused = compiled_adam_steps(optimizer, Xt[: chunk * bs], yt[: chunk * bs], chunk, config.compile is True)
+            result.compiled = fused is not None
+        else:  # eager, or on CUDA the step and Adam compiled apart (inside the captured graph)
+            if want_compile:
+                step, result.compiled = compiled_step(Xt[:bs], yt[:bs], params, config.compile is True)
+            optimizer = FlatAdam(
+                params, lr=config.learning_rate, weight_decay=config.weight_decay, compile=result.compiled
+            )
+        result.compile_seconds = time.perf_counter() - compile_start if want_compile else 0.0
         epoch_loop = GraphReadyEpoch(
-            params, optimizer, Xt, yt, Xv, yv, step, device, config.batch_size, config.eval_batch_size, config.seed
+            params,
+            optimizer,
+            Xt,
+            yt,
+            Xv,
+            yv,
+            step,
+            device,
+            config.batch_size,
+            config.eval_batch_size,
+            config.seed,
+            fused=fused,
+            chunk=chunk,
+            step_threads=FUSED_STEP_THREADS,
         )
         schedule = config.schedule()
         epoch = 0

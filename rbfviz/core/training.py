@@ -16,9 +16,19 @@ from dataclasses import asdict, dataclass, field
 from rbfviz.core.model import RBFN
 from rbfviz.core.optim import PlateauSchedule
 
-# torch.compile costs ~10-30 s once on a 2-core CPU and saves ~40 % of a step at K ≥ 1024; "auto"
-# compiles when the run is expected to see at least this many (row × epoch) passes.
+# On a 2-core CPU torch.compile costs ~10-25 s the first time (~3 s once its on-disk cache holds the
+# graph, nothing for a second run in the same process) and makes an epoch 2-3.5x faster than eager
+# (K = 128 ... 4096); "auto" compiles when the run is expected to see at least this many
+# (row × epoch) passes.
 AUTO_COMPILE_ROW_EPOCHS = 2_000_000
+# On the CPU a compiled call runs this many consecutive minibatch steps (gradient and Adam):
+# the interpreter's and dispatcher's cost is paid once per call, not once per operation.
+FUSED_STEPS = 8
+# ... on at most this many threads (0: torch's setting).  Measured at K = 1024 on the 2-core
+# machine: 107 µs a step on two threads, 131 on one; with one busy process beside it, 317 on two
+# (each step has five OpenMP fork-joins, and each waits for a descheduled thread) and 133 on one.
+# A shared machine does better with 1.
+FUSED_STEP_THREADS = 0
 
 
 # --------------------------------------------------------------------------- settings
@@ -38,9 +48,9 @@ class TrainConfig:
     seed: int = 0  # initialisation and shuffling
     eval_batch_size: int = 16384  # validation batch (only affects speed and memory)
     standardize_targets: bool = True  # train on (y − mean)/std; the model keeps mean and std
-    compile: bool | str = "auto"  # fuse the step with torch.compile (~10-30 s once, then ~1.5x faster
-    #   steps on the CPU at K ≥ 1024); "auto": when the run is long enough to pay for it
-    #   (≥ AUTO_COMPILE_ROW_EPOCHS rows × expected epochs)
+    compile: bool | str = "auto"  # torch.compile the training step (CPU: FUSED_STEPS minibatch steps,
+    #   gradient and Adam, per call; ~10-25 s once, then 2-3.5x faster epochs); "auto": when the run
+    #   is long enough to pay for it (≥ AUTO_COMPILE_ROW_EPOCHS rows × expected epochs)
     graph: bool | str = "auto"  # capture each epoch as one CUDA graph ("auto": on CUDA; CPU: eager)
     tf32: bool = False  # CUDA: TF32 matrix products (faster; ~1e-3 relative rounding of the products)
 
@@ -124,6 +134,7 @@ class TrainResult:
     device: str = "cpu"
     seconds: float = 0.0
     compiled: bool = False  # whether the step ran compiled
+    compile_seconds: float = 0.0  # of ``seconds``, the time spent compiling (before the first epoch)
     graph: bool = False  # whether each epoch ran as a CUDA graph
 
 

@@ -286,8 +286,8 @@ def test_trained_model_saves(tmp_path):
 
 def test_compiled_step_trains_like_the_eager_one(monkeypatch):
     """TrainConfig(compile=True) gives the eager result (here torch.compile is replaced by a
-    stand-in that records the call, so the test needs no C++ compiler), and a compiler failure
-    falls back to eager training with a warning."""
+    stand-in that records the call, so the test needs no C++ compiler: the fused chunks of
+    steps run eagerly), and a compiler failure falls back to eager training with a warning."""
     import rbfviz.core.train as T
 
     rng = np.random.default_rng(0)
@@ -297,7 +297,9 @@ def test_compiled_step_trains_like_the_eager_one(monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: calls.append(kw) or fn)
     compiled = T.train(X[:200], y[:200], X[200:], y[200:], 5, T.TrainConfig(max_epochs=3, compile=True))
-    assert calls == [{"dynamic": False}] * 2  # the gradient step and the Adam update
+    assert calls == [
+        {"dynamic": False, "fullgraph": True}
+    ]  # on the CPU: one function, FUSED_STEPS steps (gradient and Adam) a call
     torch.testing.assert_close(compiled.model.centroids, eager.model.centroids)
 
     def broken(fn, **kw):
@@ -378,6 +380,120 @@ def test_graph_ready_epoch_equals_the_plain_loop(one_thread):
     np.testing.assert_allclose(np.array(got)[:, :2], np.array(want)[:, :2], rtol=1e-5)
     for name in ("bias", "weights", "centroids", "log_gamma"):
         torch.testing.assert_close(getattr(result.model, name), getattr(want_model, name))
+
+
+def _fused_config(**kw):
+    return TrainConfig(
+        **{
+            "max_epochs": 14,
+            "batch_size": 16,
+            "eval_batch_size": 20,
+            "patience": 0,
+            "cooldown": 1,
+            "device": "cpu",
+            "seed": 3,
+            "compile": True,
+            "learning_rate": 0.1,
+            **kw,
+        }
+    )
+
+
+@pytest.mark.parametrize("chunk", [4, 5])
+def test_fused_epoch_equals_the_plain_loop(one_thread, monkeypatch, chunk):
+    """The CPU's compiled path (adam_steps on the packed buffers, `chunk` steps a call, run here
+    eagerly through a stand-in for torch.compile) gives the plain loop's run.  12 full batches
+    of 16 and a remainder of 11: with chunk 4 three calls, with chunk 5 two calls and two
+    single steps, then the remainder batch."""
+    import rbfviz.core.train as T
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)
+    monkeypatch.setattr(T, "FUSED_STEPS", chunk)
+    X, y, _ = _teacher_data(290, noise=0.3)
+    cfg = _fused_config()
+    want_model, want = _plain_loop(X[:203], y[:203], X[203:], y[203:], 6, cfg)
+    result = train(X[:203], y[:203], X[203:], y[203:], 6, cfg)
+    assert result.compiled and result.model.metadata["train"]["compiled"]
+    got = [(s.train_mse, s.val_mse, s.lr) for s in result.history]
+    assert len(got) == len(want) and [g[2] for g in got] == [w[2] for w in want]
+    np.testing.assert_allclose(np.array(got)[:, :2], np.array(want)[:, :2], rtol=1e-5)
+    for name in ("bias", "weights", "centroids", "log_gamma"):
+        torch.testing.assert_close(getattr(result.model, name), getattr(want_model, name))
+        assert getattr(result.model, name).is_contiguous()
+
+
+class _CancelAfter:
+    """Set once ``is_set`` has been asked ``n`` times (the cancel protocol's test)."""
+
+    def __init__(self, n):
+        self.n, self.asked = n, 0
+
+    def is_set(self):
+        self.asked += 1
+        return self.asked > self.n
+
+
+def test_fused_epoch_cancels_within_an_epoch(monkeypatch):
+    """Batches of 1: an epoch of 600 steps tests cancel after 256 and 512 of them; a cancel
+    there stops the run before the epoch ends, with the best epoch's parameters.  The steps run
+    on FUSED_STEP_THREADS threads, and the caller's setting is back afterwards."""
+    import rbfviz.core.train as T
+
+    threads_seen = []
+
+    def stand_in(fn, **kw):  # torch.compile's stand-in: the function itself, noting its threads
+        def steps(*args):
+            threads_seen.append(torch.get_num_threads())
+            return fn(*args)
+
+        return steps
+
+    monkeypatch.setattr(torch, "compile", stand_in)
+    monkeypatch.setattr(T, "FUSED_STEP_THREADS", 1)
+    X, y, _ = _teacher_data(700)
+    cfg = _fused_config(batch_size=1, max_epochs=5, learning_rate=0.01)
+    cancel = _CancelAfter(4)  # asked before epoch 0, at its steps 256 and 512, before epoch 1, at its step 256
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = train(X[:600], y[:600], X[600:], y[600:], 4, cfg, cancel=cancel)
+        assert torch.get_num_threads() == 2  # restored after a cancel too
+    finally:
+        torch.set_num_threads(before)
+    assert result.compiled and result.cancelled and len(result.history) == 1 and cancel.asked == 5
+    assert set(threads_seen) == {1} and len(threads_seen) > 600 // T.FUSED_STEPS
+    m = result.model
+    Xv = torch.as_tensor(X[600:], dtype=torch.float32)
+    yv = ((torch.as_tensor(y[600:]) - m.metadata["target_mean"]) / m.metadata["target_scale"]).float()
+    assert mean_squared_error(m, Xv, yv) == pytest.approx(result.best_val_mse, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_fused_epoch_equals_eager(monkeypatch):
+    """The real torch.compile (at most one new graph for the whole run: no recompiles) trains as
+    the same fused steps run eagerly, to float32 rounding; where dynamo may compile no more
+    graphs, the run says so and trains eagerly."""
+    from torch._dynamo.utils import counters
+
+    import rbfviz.core.train as T
+
+    monkeypatch.setattr(T, "FUSED_STEPS", 3)
+    X, y, _ = _teacher_data(290, noise=0.3)
+    cfg = _fused_config(max_epochs=4)
+    graphs = counters["stats"]["unique_graphs"]
+    compiled = train(X[:203], y[:203], X[203:], y[203:], 6, cfg)
+    assert compiled.compiled and counters["stats"]["unique_graphs"] - graphs <= 1
+    # no room for another graph (a new size): an honest eager run, with a warning as compile=True asked
+    monkeypatch.setattr(T, "_RECOMPILE_LIMIT", 1)
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    with pytest.warns(UserWarning, match="training eagerly"):
+        other = train(X[:203], y[:203], X[203:], y[203:], 5, cfg)
+    assert not other.compiled and len(other.history) == 4
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)
+    eager = train(X[:203], y[:203], X[203:], y[203:], 6, cfg)
+    np.testing.assert_allclose([s.val_mse for s in compiled.history], [s.val_mse for s in eager.history], rtol=1e-5)
+    for name in ("bias", "weights", "centroids", "log_gamma"):
+        torch.testing.assert_close(getattr(compiled.model, name), getattr(eager.model, name), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
