@@ -138,6 +138,21 @@ if (!window.__rbfScenes) {
         if (this._renderable) render.call(this);  /* not while a new scene is being synchronized */
       });
     };
+    /* After each relayout Panel resizes (which draws) and draws again; the kept window's resize
+       draws on a size change only, so a relayout that changed nothing here draws nothing. */
+    const layoutBase = Object.getPrototypeOf(Object.getPrototypeOf(proto)).after_layout;
+    if (layoutBase) {
+      proto.after_layout = function () {
+        layoutBase.call(this);
+        if (this._renderable) this._vtk_renwin.resize();
+        if (!this._rendered) {
+          this._add_colorbars();
+          this._add_annotations();
+          this._rendered = true;
+          this._vtk_render();
+        }
+      };
+    }
     /* Panel sends its default axes (no tickers) as an axes model, for which the view adds a
        tick-label mapper that reads the depth buffer: every frame is then drawn twice and read
        back with readPixels (most of an update's time under software WebGL).  No tickers: no axes. */
