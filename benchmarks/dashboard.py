@@ -5,14 +5,18 @@ Run:  python benchmarks/dashboard.py [--repeat N]
 Serves the dashboard with the bundled networks on a free 127.0.0.1 port, opens it in Debian's
 chromium through Playwright and measures, for each action, the wall-clock time from the click until
 the 3D area shows the new picture: every viewport has the red/blue balance of the library's own
-off-screen render of the same prototypes (:func:`rbfviz.viz.style.same_sign_balance`).  Actions: the Prototypes tab (8 prototypes, first show), another network on that tab, and
-the Compare tab (three surfaces).  Targets from issue 9: 3 s, 2 s and 3 s.  Wall-clock times on a
-shared machine are noisy: run it alone, and compare ratios measured in one run.
+off-screen render of the same prototypes (:func:`rbfviz.viz.style.same_sign_balance`).  Actions:
+the Prototypes tab (8 prototypes, first show), another network on that tab, and the Compare tab
+(three surfaces).  Targets from issue 9: 3 s, 2 s and 3 s.  Wall-clock times on a shared machine
+are noisy: run it alone, and compare ratios measured in one run.
 
-Where the time goes (measured 2026-11-30 on this 2-core machine under load): after a network change
-the server's one PATCH-DOC message reaches the browser in about 0.4 s; the rest is the browser, where
-a Chrome CPU profile put about 7 of 11 s in WebGL ``readPixels`` inside vtk.js's opaque pass
-(SwiftShader), run again on each Bokeh relayout.
+Where the time went (Chrome CPU profile and trace, 2026-11-30, this 2-core machine): the server's
+messages reach the browser within 0.4 s of a network change; the rest was the browser.  Panel's
+default (empty) axes added a depth-reading mapper, so every frame was drawn twice and read back
+(readPixels, 6.5 of 9.9 s); Panel deleted the vtk.js window on every update (a new WebGL context,
+all shaders compiled again); and each Bokeh relayout drew the page scene again (16 frames for one
+network change), each frame rasterized by SwiftShader and read back by the software compositor.
+:data:`rbfviz.app.prototypes.SCENE_SCRIPT` removes all three.
 """
 
 from __future__ import annotations
