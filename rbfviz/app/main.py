@@ -111,4 +111,7 @@ def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:
     app = Dashboard(state=state, train_task=TrainTask(state=state), prune_task=PruneTask(state=state))
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda ctx: app.shutdown())
+        from rbfviz.app.prototypes import warm_up_scenes
+
+        pn.state.onload(warm_up_scenes)  # once per process, after the first page is shown
     return app

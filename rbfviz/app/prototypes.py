@@ -14,6 +14,8 @@ rule (the mouse wheel scrolls the page unless the scene was clicked or a modifie
 
 from __future__ import annotations
 
+import functools
+
 import panel as pn
 import param
 from panel.pane.vtk.vtk import VTKRenderWindowSynchronized
@@ -222,6 +224,20 @@ def scene_pane(scene, css: str, **kwargs) -> ScenePane:
         margin=0,
         **kwargs,
     )
+
+
+@functools.cache
+def warm_up_scenes() -> None:
+    """Build and drop one tiny scene and pane, once per process.
+
+    The first scene and pane of a process cost about 1.1 s of one-off loading (PyVista's lazy
+    modules, Panel's VTK serializer) that would otherwise fall on the first click on a 3D tab.
+    """
+    from rbfviz.viz.scenes import PrototypeScene
+
+    scene = PrototypeScene(1, panel_size=64, resolution=6)
+    scene_pane(scene, "rbf-warm-up")
+    scene.close()
 
 
 def scene_key(surface: bool = False, width: int = 300) -> pn.pane.HTML:
