@@ -72,34 +72,27 @@ class Expected:
     """The library's own off-screen renders of what the timed actions should show."""
 
     def __init__(self):
-        from rbfviz.app import compare, prototypes
         from rbfviz.app.workspace import bundled_models_dir
         from rbfviz.core.store import load_model
         from rbfviz.viz.prototypes import as_prototypes
 
         folder = Path(bundled_models_dir())
         self.nets = {s: as_prototypes(load_model(next(folder.glob(f"cu{s}-k*-m16.safetensors")))) for s in SURFACES}
-        self.page_args = dict(
-            columns=prototypes.GRID_COLUMNS, panel_size=prototypes.THUMB_SIZE, resolution=prototypes.THUMB_RESOLUTION
-        )
-        self.per_page = prototypes.PER_PAGE
-        self.compare_args = dict(panel_size=compare.SCENE_SIZE, resolution=compare.SCENE_RESOLUTION, surfaces=True)
-        self.compare_columns = compare.MAX_COLUMNS
 
     def page(self, surface: str) -> np.ndarray:
+        from rbfviz.app.prototypes import PER_PAGE, page_scene
         from rbfviz.viz.prototypes import weight_order
-        from rbfviz.viz.scenes import PrototypeScene
 
         p = self.nets[surface]
-        scene = PrototypeScene(self.per_page, **self.page_args)
-        scene.show([(p.centroids[i], "") for i in weight_order(p.weights_ev, "weight")[: self.per_page]])
+        scene = page_scene()
+        scene.show([(p.centroids[i], "") for i in weight_order(p.weights_ev, "weight")[:PER_PAGE]])
         return scene.screenshot()
 
     def compare(self) -> np.ndarray:
+        from rbfviz.app.compare import compare_scene
         from rbfviz.viz.prototypes import prototype_by_rank
-        from rbfviz.viz.scenes import PrototypeScene
 
-        scene = PrototypeScene(self.compare_columns, **self.compare_args)
+        scene = compare_scene()
         scene.show([(prototype_by_rank(self.nets[s], 1)[0], "") for s in SURFACES], surfaces=list(SURFACES))
         return scene.screenshot()
 

@@ -24,6 +24,13 @@ SCENE_RESOLUTION = 12
 MAX_COLUMNS = 4
 
 
+def compare_scene():
+    """The Compare view's scene: :data:`MAX_COLUMNS` viewports with surface planes, one camera."""
+    from rbfviz.viz.scenes import PrototypeScene
+
+    return PrototypeScene(MAX_COLUMNS, panel_size=SCENE_SIZE, resolution=SCENE_RESOLUTION, surfaces=True, view="[031]")
+
+
 class Comparison(param.Parameterized):
     """Which networks are compared and which prototype rank is shown."""
 
@@ -112,12 +119,7 @@ class CompareView(pn.viewable.Viewer):
         c = self.comparison
         first = self.active and self._live is None
         if first:
-            from rbfviz.viz.scenes import PrototypeScene
-
-            scene = PrototypeScene(
-                MAX_COLUMNS, panel_size=SCENE_SIZE, resolution=SCENE_RESOLUTION, surfaces=True, view="[031]"
-            )
-            self._live = LiveScene(scene, "rbf-compare-scene")
+            self._live = LiveScene(compare_scene(), "rbf-compare-scene")
         if self._live is not None and self._built.get("scene") != (tuple(c.networks), c.rank):
             self._built["scene"] = (tuple(c.networks), c.rank)
             self._draw_scene()

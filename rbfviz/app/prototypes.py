@@ -226,6 +226,20 @@ def scene_pane(scene, css: str, **kwargs) -> ScenePane:
     )
 
 
+def page_scene():
+    """The scene of one page: :data:`PER_PAGE` viewports in :data:`GRID_COLUMNS` columns, one camera."""
+    from rbfviz.viz.scenes import PrototypeScene
+
+    return PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
+
+
+def detail_scene(view: str = "[031]"):
+    """The scene of the enlarged prototype, with site labels (hidden until asked for)."""
+    from rbfviz.viz.scenes import PrototypeScene
+
+    return PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=view, site_labels=True)
+
+
 @functools.cache
 def warm_up_scenes() -> None:
     """Build and drop one tiny scene and pane, once per process.
@@ -494,12 +508,8 @@ class PrototypesView(pn.viewable.Viewer):
             after_this_tick(lambda: [draw() for _, _, draw in later])
 
     def _build_scenes(self):
-        from rbfviz.viz.scenes import PrototypeScene
-
-        page = PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
-        detail = PrototypeScene(
-            1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=self.browser.view, site_labels=True
-        )
+        page = page_scene()
+        detail = detail_scene(self.browser.view)
         detail.show_labels(self._detail_labels.value)
         self._page_scene = LiveScene(page, "rbf-proto-page-scene")
         self._detail_scene = LiveScene(detail, "rbf-proto-detail-scene")

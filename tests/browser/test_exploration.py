@@ -3,7 +3,7 @@
 Prototypes → each of the three bundled pruned networks → next page → by index → a caption click
 → each viewpoint → Compare → another rank → back to Prototypes → Compare again.  After every step
 the drawn canvases are compared, viewport by viewport, with the library's own off-screen render
-of what the step should show (:class:`rbfviz.viz.scenes.PrototypeScene`, built here from the model
+of what the step should show (the views' own scene factories, filled here from the model
 files, not from the app): the share of strongly red among strongly red or blue pixels must agree.
 No page error may be raised in the whole session, and the page never holds more than
 :data:`MAX_LIVE_CONTEXTS` live WebGL contexts (one per 3D area).  A screenshot of every step is
@@ -81,26 +81,10 @@ class Reference:
 
     def _scene(self, kind):
         from rbfviz.app import compare, prototypes
-        from rbfviz.viz.scenes import PrototypeScene
 
-        if kind not in self._scenes:
-            self._scenes[kind] = {
-                "page": lambda: PrototypeScene(
-                    prototypes.PER_PAGE,
-                    columns=prototypes.GRID_COLUMNS,
-                    panel_size=prototypes.THUMB_SIZE,
-                    resolution=prototypes.THUMB_RESOLUTION,
-                ),
-                "detail": lambda: PrototypeScene(
-                    1, panel_size=prototypes.DETAIL_SIZE, resolution=prototypes.DETAIL_RESOLUTION
-                ),
-                "compare": lambda: PrototypeScene(
-                    compare.MAX_COLUMNS,
-                    panel_size=compare.SCENE_SIZE,
-                    resolution=compare.SCENE_RESOLUTION,
-                    surfaces=True,
-                ),
-            }[kind]()
+        if kind not in self._scenes:  # the views' own scene factories: the same settings as the app
+            make = {"page": prototypes.page_scene, "detail": prototypes.detail_scene, "compare": compare.compare_scene}
+            self._scenes[kind] = make[kind]()
         return self._scenes[kind]
 
     def page(self, surface, order, page):
