@@ -95,6 +95,12 @@ if (!window.__rbfScenes) {
       view.shadow_el.appendChild(c);
     }
   };
+  const adopt = (view) => {
+    /* a view drawn before the guard was in place keeps its window from now on as well */
+    if (view.__rbfKept || !view._vtk_renwin) return;
+    view.__rbfRenwin = view._vtk_renwin;
+    view._vtk_renwin = view.__rbfKept = keep(view._vtk_renwin);
+  };
   const patch = (proto) => {
     if (proto.__rbfGuarded) return;
     proto.__rbfGuarded = true;
@@ -111,6 +117,19 @@ if (!window.__rbfScenes) {
       init.call(this);
       this.__rbfRenwin = this._vtk_renwin;
       this._vtk_renwin = this.__rbfKept = keep(this._vtk_renwin);
+    };
+    /* On a new scene state Panel drops the window and re-renders the view (new DOM), and Bokeh
+       then lays out the whole page again: about 0.3 s a view, twice for a network change.  The
+       size has not changed, so the new state is synchronized into the kept window in place. */
+    const invalidate = proto.invalidate_render;
+    proto.invalidate_render = function () {
+      if (this.__rbfKept && this._vtk_renwin == null) {
+        this._vtk_renwin = this.__rbfKept;
+        this._unsubscribe_camera_cb();
+        this.plot();
+        return;
+      }
+      invalidate.call(this);
     };
     const remove = proto.remove;
     proto.remove = function () {  /* really removed: now the window goes */
@@ -134,6 +153,7 @@ if (!window.__rbfScenes) {
        an animation frame, and not the old scene while the new one is on its way. */
     const render = proto._vtk_render;
     proto._vtk_render = function () {
+      adopt(this);
       if (this.__rbfFrame) return;
       this.__rbfFrame = requestAnimationFrame(() => {
         this.__rbfFrame = 0;
@@ -145,6 +165,7 @@ if (!window.__rbfScenes) {
     const layoutBase = Object.getPrototypeOf(Object.getPrototypeOf(proto)).after_layout;
     if (layoutBase) {
       proto.after_layout = function () {
+        adopt(this);
         layoutBase.call(this);
         if (this._renderable) this._vtk_renwin.resize();
         if (!this._rendered) {
@@ -172,8 +193,8 @@ if (!window.__rbfScenes) {
   const timer = setInterval(() => {
     if (!window.Bokeh || !window.Bokeh.index) return;
     for (const view of window.Bokeh.index.query(isScene)) {
-      if (!view.__rbfRenwin) view.__rbfRenwin = view._vtk_renwin;
       patch(Object.getPrototypeOf(view));
+      adopt(view);
       if (view._axes && !wantsAxes(view)) {  /* drawn before the guard was in place */
         view._delete_axes();
         view._vtk_render();

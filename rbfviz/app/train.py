@@ -32,6 +32,7 @@ from rbfviz.app.state import (
 )
 from rbfviz.core.train import TrainConfig
 from rbfviz.data.barriers import GeneratorConfig
+from rbfviz.viz.charts import CANVAS_BACKEND
 
 # --------------------------------------------------------------------------- constants
 DATA_SOURCES = {"Generated Cu barriers": "generated", "Uploaded file": "uploaded"}
@@ -370,6 +371,7 @@ class TrainView(pn.viewable.Viewer):
             legend_position="top_right",
             responsive=True,
             min_height=300,
+            backend_opts=CANVAS_BACKEND,
         )
 
     def final_chart(self):

@@ -32,6 +32,10 @@ BOKEH_WIDTH = 760
 SERIES_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 NETWORK_ALPHAS = (1.0, 0.6, 0.35, 0.2)
 LAYOUTS = ("overlay", "side")
+# HoloViews draws bokeh plots with WebGL by default: one more WebGL context per chart, and every
+# paint copied back from it (0.3 s a paint under software WebGL, even for a chart in a hidden tab);
+# charts of tens to thousands of glyphs draw faster on a plain canvas.  ``backend_opts`` of bokeh plots.
+CANVAS_BACKEND = {"plot.output_backend": "canvas"}
 
 
 HOVER_TOOLTIPS = [  # Figure 5's bars: what a reader wants, not the rectangle corners
@@ -83,6 +87,7 @@ def _axis_opts(el, *, xlabel, ylabel, title="", aspect=2.8, height=300, legend="
                 height=height,
                 legend_position=legend,
                 toolbar="right",
+                backend_opts=CANVAS_BACKEND,
                 **extra.get("bokeh", {}),
             )
         ),
