@@ -15,7 +15,7 @@ import html
 import panel as pn
 import param
 
-from rbfviz.app.prototypes import LiveScene, SceneBehaviour, after_this_tick, scene_key, site_opacity_pane
+from rbfviz.app.prototypes import LiveScene, SceneBehaviour, after_drawn, scene_key, site_opacity_pane
 from rbfviz.app.state import AppState, escape_markdown
 
 # --------------------------------------------------------------------------- constants
@@ -79,6 +79,9 @@ class CompareView(pn.viewable.Viewer):
 
     comparison = param.ClassSelector(class_=Comparison, doc="What is compared.")
     active = param.Boolean(default=False, doc="True while the tab is shown; the scene is built the first time.")
+    scenes = param.ClassSelector(
+        class_=SceneBehaviour, default=None, doc="The page's scene behaviour (the chart waits for its draws)."
+    )
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -124,14 +127,15 @@ class CompareView(pn.viewable.Viewer):
             self._built["scene"] = (tuple(c.networks), c.rank)
             self._draw_scene()
         if first:  # the pane enters the page already holding the drawn scene
-            self._columns.objects = [SceneBehaviour(), self._live.pane, scene_key(surface=True, width=700)]
+            self._columns.objects = [self._live.pane, scene_key(surface=True, width=700)]
         if self._live is not None and self.active and self._live.dirty:
             self._live.send(True)
         if self.active and self._built.get("chart") != tuple(c.networks):
             self._built["chart"] = tuple(c.networks)
             models = {c.state.entry(k).label: c.state.entry(k).model for k in c.networks}
-            after_this_tick(
-                lambda: setattr(self._chart, "objects", [site_opacity_pane(models, "overlay", 380)] if models else [])
+            after_drawn(
+                self.scenes,
+                lambda: setattr(self._chart, "objects", [site_opacity_pane(models, "overlay", 380)] if models else []),
             )
 
     def _draw_scene(self):

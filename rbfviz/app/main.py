@@ -26,7 +26,7 @@ from rbfviz.app.explain import ExplainState, ExplainView
 from rbfviz.app.export import ExportSettings, ExportView
 from rbfviz.app.lattice import LatticeView
 from rbfviz.app.networks import NetworksView
-from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
+from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView, SceneBehaviour
 from rbfviz.app.prune import PruneTask, PruneView
 from rbfviz.app.state import AppState
 from rbfviz.app.train import TrainTask, TrainView
@@ -48,12 +48,14 @@ class Dashboard(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         s = self.state
+        # the 3D views' browser-side fixes, in the page before any scene is drawn
+        self.scenes = SceneBehaviour(margin=0, width=0, height=0)
         self.views = {
             "Networks": NetworksView(state=s),
             "Train": TrainView(task=self.train_task),
             "Prune": PruneView(task=self.prune_task),
-            "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s)),
-            "Compare": CompareView(comparison=Comparison(state=s)),
+            "Prototypes": PrototypesView(browser=PrototypeBrowser(state=s), scenes=self.scenes),
+            "Compare": CompareView(comparison=Comparison(state=s), scenes=self.scenes),
             "Explain": ExplainView(explainer=ExplainState(state=s)),
             "Lattice": LatticeView(),
             "Export": ExportView(settings=ExportSettings(state=s)),
@@ -82,7 +84,7 @@ class Dashboard(pn.viewable.Viewer):
             "Train, prune and look at radial basis function networks (Määttä et al., Neural Networks 2021).",
             margin=(0, 10),
         )
-        return pn.Column(header, self._tabs, sizing_mode="stretch_width")
+        return pn.Column(header, self.scenes, self._tabs, sizing_mode="stretch_width")
 
 
 def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:

@@ -30,11 +30,11 @@ DETAIL_SIZE = 430  # px
 THUMB_RESOLUTION = 10  # sphere resolution of the page scene
 DETAIL_RESOLUTION = 16
 STRIP_SIZE = 240  # px per view in the static strip of the four standard viewpoints
-AFTER_TICK_MS = 400  # the scenes' messages leave before the strip and chart are drawn (they block the loop)
+DRAWN_TIMEOUT_MS = 2500  # the strip and chart wait for the browser to draw the new scenes, at most this long
 ORDERS = {"by |β|": "weight", "by index": "index"}
 VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[031]": "[031]"}  # label -> view
 
-# Installed once per page by :class:`SceneBehaviour`:
+# Installed once per page, before any scene is drawn, by :class:`SceneBehaviour`:
 # * the mouse wheel scrolls the page; a scene zooms only after a click in it (until the pointer
 #   leaves it) or with Ctrl/Shift/Alt held;
 # * Panel 1.9's synchronized VTK view deletes its vtk.js render window on every scene update but
@@ -77,6 +77,7 @@ if (!window.__rbfScenes) {
     let size = '';  /* Bokeh re-lays out the page many times an update: resize (and draw) on a change only */
     Object.defineProperty(kept, 'resize', {value: () => {
       const r = real.getContainer().getBoundingClientRect();
+      if (!r.width || !r.height) return;  /* not laid out yet, or in a hidden tab: keep the last size */
       if (size === r.width + 'x' + r.height) return;
       size = r.width + 'x' + r.height;
       real.resize();
@@ -115,6 +116,11 @@ if (!window.__rbfScenes) {
       if (this.__rbfRenwin) window.removeEventListener('resize', this.__rbfRenwin.resize);
       place(this);
       init.call(this);
+      /* vtk.js draws on its own (synchronizing, making the orientation widget) before the page has
+         laid the container out, at zero size (hundreds of GL errors): 1 x 1 px until the first resize */
+      const gl = this._vtk_renwin.getOpenGLRenderWindow();
+      const [w, h] = gl.getSize();
+      if (!w || !h) gl.setSize(1, 1);
       this.__rbfRenwin = this._vtk_renwin;
       this._vtk_renwin = this.__rbfKept = keep(this._vtk_renwin);
     };
@@ -130,6 +136,11 @@ if (!window.__rbfScenes) {
         return;
       }
       invalidate.call(this);
+    };
+    const plot = proto.plot;
+    proto.plot = function () {
+      this.__rbfNew = true;
+      plot.call(this);
     };
     const remove = proto.remove;
     proto.remove = function () {  /* really removed: now the window goes */
@@ -157,7 +168,14 @@ if (!window.__rbfScenes) {
       if (this.__rbfFrame) return;
       this.__rbfFrame = requestAnimationFrame(() => {
         this.__rbfFrame = 0;
-        if (this._renderable) render.call(this);  /* not while a new scene is being synchronized */
+        if (!this._renderable) return;  /* not while a new scene is being synchronized */
+        const [w, h] = this._vtk_renwin.getOpenGLRenderWindow().getSize();
+        if (!w || !h) return;  /* no size yet: its first resize draws it */
+        render.call(this);
+        if (this.__rbfNew) {  /* a new scene state is on the screen: tell the server */
+          this.__rbfNew = false;
+          if (window.__rbfDrawn) window.__rbfDrawn();
+        }
       });
     };
     /* After each relayout Panel resizes (which draws) and draws again; the kept window's resize
@@ -186,11 +204,15 @@ if (!window.__rbfScenes) {
   };
   const wantsAxes = (v) => { const a = v.model.axes; return a && (a.xticker || a.yticker || a.zticker); };
   const isScene = (v) => v.model && 'arrays_processed' in v.model && 'init_vtk_renwin' in v;
+  let patched = false;
   try {
     const model = window.Bokeh.Models.get('panel.models.vtk.VTKSynchronizedPlot');
-    if (model && model.prototype.default_view) patch(model.prototype.default_view.prototype);
+    if (model && model.prototype.default_view) {
+      patch(model.prototype.default_view.prototype);
+      patched = true;
+    }
   } catch (e) { /* the registry differs between Bokeh versions: found from a live view below */ }
-  const timer = setInterval(() => {
+  const timer = patched ? null : setInterval(() => {
     if (!window.Bokeh || !window.Bokeh.index) return;
     for (const view of window.Bokeh.index.query(isScene)) {
       patch(Object.getPrototypeOf(view));
@@ -206,11 +228,70 @@ if (!window.__rbfScenes) {
 """
 
 
+# The browser counts the new scene states it has drawn (at most one count an animation frame), two
+# frames after the draw: by then the drawn frame has been handed to the compositor.
+DRAWN_SCRIPT = """
+let counting = false;
+window.__rbfDrawn = () => {
+  if (counting) return;
+  counting = true;
+  requestAnimationFrame(() => requestAnimationFrame(() => { counting = false; data.drawn = data.drawn + 1; }));
+};
+"""
+
+
 class SceneBehaviour(pn.reactive.ReactiveHTML):
-    """An invisible element that installs :data:`SCENE_SCRIPT` (once per page)."""
+    """An invisible element that installs :data:`SCENE_SCRIPT` and reports drawn scenes (once per page).
+
+    Put it in the page before any 3D view is made (the dashboard's first row): a view drawn before
+    the script runs would draw its first frames with Panel's default axes.  :meth:`after_drawn`
+    holds back slower work (off-screen pictures, charts) until the browser has drawn the new
+    scenes, so that the 3D views do not wait behind it.
+    """
+
+    drawn = param.Integer(default=0, doc="New scene states drawn in the browser (counted there).")
 
     _template = "<div id='marker' style='display:none'></div>"
-    _scripts = {"render": SCENE_SCRIPT}
+    _scripts = {"render": SCENE_SCRIPT + DRAWN_SCRIPT}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._waiting = []
+        self.param.watch(self._run_waiting, "drawn")
+
+    def after_drawn(self, callback) -> None:
+        """Run ``callback`` once the browser has drawn the scenes just sent.
+
+        At most :data:`DRAWN_TIMEOUT_MS` later (a browser without WebGL draws nothing); at once
+        outside a server session.
+        """
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            callback()
+            return
+        once = [callback]
+        timeout = doc.add_timeout_callback(lambda: _call_once(once), DRAWN_TIMEOUT_MS)
+        self._waiting.append((once, doc, timeout))
+
+    def _run_waiting(self, *events):
+        waiting, self._waiting = self._waiting, []
+        for once, doc, timeout in waiting:
+            if once:  # not yet run by its timeout, which is dropped (it would fire after the page closed)
+                doc.remove_timeout_callback(timeout)
+            _call_once(once)
+
+
+def _call_once(once: list) -> None:
+    if once:
+        once.pop()()
+
+
+def after_drawn(scenes: SceneBehaviour | None, callback) -> None:
+    """:meth:`SceneBehaviour.after_drawn`, or at once when the view has no behaviour (not in a dashboard)."""
+    if scenes is None:
+        callback()
+    else:
+        scenes.after_drawn(callback)
 
 
 class ScenePane(VTKRenderWindowSynchronized):
@@ -261,6 +342,21 @@ def detail_scene(view: str = "[031]"):
     return PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=view, site_labels=True)
 
 
+def strip_scene():
+    """The off-screen scene of the static strip: one prototype from the four standard viewpoints."""
+    from rbfviz.data.lattice import VIEWPOINTS
+    from rbfviz.viz.scenes import PrototypeScene
+
+    return PrototypeScene(
+        len(VIEWPOINTS),
+        panel_size=STRIP_SIZE,
+        resolution=DETAIL_RESOLUTION,
+        web=False,
+        views=list(VIEWPOINTS),
+        site_labels=True,
+    )
+
+
 @functools.cache
 def warm_up_scenes() -> None:
     """Build and drop one tiny scene and pane, once per process.
@@ -303,15 +399,6 @@ class LiveScene:
         self.scene.set_view(view)
         self.pane.camera = web_camera(view)
         self.send(visible)
-
-
-def after_this_tick(callback) -> None:
-    """Run ``callback`` once the current change has been sent to the browser (now, outside a server)."""
-    doc = pn.state.curdoc
-    if doc is not None and doc.session_context is not None:
-        doc.add_timeout_callback(callback, AFTER_TICK_MS)
-    else:
-        callback()
 
 
 def site_opacity_pane(models: dict, layout: str = "overlay", height: int = 360):
@@ -412,6 +499,9 @@ class PrototypesView(pn.viewable.Viewer):
 
     browser = param.ClassSelector(class_=PrototypeBrowser, doc="What is shown.")
     active = param.Boolean(default=False, doc="True while the tab is shown; scenes are built the first time.")
+    scenes = param.ClassSelector(
+        class_=SceneBehaviour, default=None, doc="The page's scene behaviour (the strip and chart wait for its draws)."
+    )
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -482,8 +572,8 @@ class PrototypesView(pn.viewable.Viewer):
         """Bring every part up to date with the browser's choice; build the scenes the first time.
 
         All changes leave in one message (``pn.io.hold``; one message per caption took 0.5 s each).
-        The scenes are drawn first; the off-screen strip and the chart follow on a later tick, so
-        the 3D views reach the browser without waiting for them."""
+        The scenes are drawn first; the off-screen strip and the chart follow once the browser has
+        drawn them (:meth:`SceneBehaviour.after_drawn`), so the 3D views do not wait behind them."""
         with pn.io.hold():
             self._refresh_now()
 
@@ -505,7 +595,6 @@ class PrototypesView(pn.viewable.Viewer):
                     draw()
         if first:  # the panes enter the page already holding the drawn scenes
             self._grid.objects = [
-                SceneBehaviour(),
                 pn.Row(self._page_scene.pane, scene_key(width=260)),
                 pn.GridBox(*self._captions, ncols=GRID_COLUMNS, width=GRID_COLUMNS * THUMB_SIZE),
             ]
@@ -526,7 +615,7 @@ class PrototypesView(pn.viewable.Viewer):
         if later:
             for part, key, _ in later:
                 self._built[part] = key
-            after_this_tick(lambda: [draw() for _, _, draw in later])
+            after_drawn(self.scenes, lambda: [draw() for _, _, draw in later])
 
     def _build_scenes(self):
         page = page_scene()
@@ -594,17 +683,7 @@ class PrototypesView(pn.viewable.Viewer):
             self._strip.object = None
             return
         if self._strip_scene is None:  # made on first use, after the 3D views have been sent
-            from rbfviz.data.lattice import VIEWPOINTS
-            from rbfviz.viz.scenes import PrototypeScene
-
-            self._strip_scene = PrototypeScene(
-                len(VIEWPOINTS),
-                panel_size=STRIP_SIZE,
-                resolution=DETAIL_RESOLUTION,
-                web=False,
-                views=list(VIEWPOINTS),
-                site_labels=True,
-            )
+            self._strip_scene = strip_scene()
         i = b.selected
         self._strip_scene.show_labels(self._labels.value)
         self._strip_scene.show([(p.centroids[i], "", view_label(v)) for v in self._strip_scene.views])

@@ -147,7 +147,11 @@ def test_train_then_prune_shows_prototypes(app):
         page.wait_for_timeout(100)
     assert progress_value(page, ".rbf-train-progress") == 1000
     assert any(0 < v < 1000 for v in seen), f"progress never seen between 0 and max: {sorted(seen)}"
-    page.wait_for_timeout(2500)  # the final chart (rbfviz.charts.training_curves) replaces the live one
+    page.wait_for_function(  # the final chart (rbfviz.charts.training_curves) replaces the live one
+        "Array.from(window.Bokeh.index.query((v) => v.model && v.model.title))"
+        ".some((v) => v.model.title.text === 'Training curves')",  # Figures' titles (widgets' are strings)
+        timeout=60_000,
+    )
     save_screenshot(page, "train.png", full_page=False)
 
     show_tab(page, "Networks")
