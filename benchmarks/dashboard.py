@@ -33,7 +33,6 @@ import argparse
 import io
 import os
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -150,29 +149,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeat", type=int, default=1, help="fresh page loads to time")
     args = parser.parse_args(argv)
 
-    import panel as pn
     from playwright.sync_api import sync_playwright
 
     from rbfviz.app.main import create_app
+    from rbfviz.app.server import serve_in_background
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     workspace = tempfile.mkdtemp(prefix="rbfviz-bench-")
-    server = pn.serve(
-        lambda: create_app(workspace=workspace),
-        port=port,
-        address="127.0.0.1",
-        show=False,
-        threaded=True,
-        websocket_origin=[f"127.0.0.1:{port}"],
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    server = serve_in_background(lambda: create_app(workspace=workspace))
     ref = Expected()
     expected = {"100": ref.page("100"), "111": ref.page("111"), "compare": ref.compare()}
     times = {k: [] for k in TARGETS}
@@ -180,7 +163,7 @@ def main(argv=None) -> dict:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for _ in range(args.repeat):
-                for k, v in measure_once(browser, f"http://127.0.0.1:{port}", expected).items():
+                for k, v in measure_once(browser, server.url, expected).items():
                     times[k].append(v)
             browser.close()
     finally:

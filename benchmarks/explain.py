@@ -21,36 +21,19 @@ import numpy as np
 
 def browser_toggles(clicks: int = 8) -> list[float]:
     """Seconds from a click on a site's "occupied" cell to the changed barrier text, per click."""
-    import socket
-
-    import panel as pn
     from playwright.sync_api import sync_playwright
 
     from rbfviz.app.main import create_app
+    from rbfviz.app.server import serve_in_background
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     workspace = tempfile.mkdtemp()
-    server = pn.serve(
-        lambda: create_app(workspace=workspace),
-        port=port,
-        address="127.0.0.1",
-        show=False,
-        threaded=True,
-        websocket_origin=[f"127.0.0.1:{port}"],
-    )
+    server = serve_in_background(lambda: create_app(workspace=workspace))
     times = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--enable-unsafe-swiftshader"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for _ in range(100):  # the server thread needs a moment to listen
-                try:
-                    page.goto(f"http://127.0.0.1:{port}")
-                    break
-                except Exception:
-                    time.sleep(0.2)
+            page.goto(server.url)  # it listens already
             page.locator(".bk-tab", has_text="Explain").click()
             summary = page.locator(".rbf-explain-summary p").first
             summary.wait_for(timeout=60_000)

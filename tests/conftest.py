@@ -4,9 +4,7 @@ server fixture and the pytest-playwright launch arguments for Debian's chromium.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,39 +41,16 @@ def browser_type_launch_args(browser_type_launch_args):  # overrides pytest-play
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def serve_app():
-    """serve_app(factory) -> URL of a Panel server on a free 127.0.0.1 port, stopped after the test."""
-    import panel as pn
+    """serve_app(factory) -> URL of the app's own server (127.0.0.1, a free port), stopped after the test."""
+    from rbfviz.app.server import serve_in_background
 
     servers = []
 
     def _serve(factory):
-        port = _free_port()
-        srv = pn.serve(
-            factory,
-            port=port,
-            address="127.0.0.1",
-            show=False,
-            threaded=True,
-            websocket_origin=[f"127.0.0.1:{port}"],
-            websocket_max_message_size=100 * 2**20,
-        )
-        for _ in range(300):  # wait until it listens
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        assert srv.is_alive(), "the Panel server thread died (port in use?)"
-        servers.append(srv)
-        return f"http://127.0.0.1:{port}"
+        servers.append(serve_in_background(factory))
+        return servers[-1].url
 
     yield _serve
     for s in servers:

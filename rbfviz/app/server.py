@@ -238,6 +238,72 @@ def build_server(app, config: ServerConfig | None = None):
     return server
 
 
+class BackgroundServer:
+    """A :func:`build_server` running on its own thread and event loop (see :func:`serve_in_background`)."""
+
+    def __init__(self, server, thread, host: str):
+        self.server, self.thread = server, thread
+        shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+        self.url = f"http://{f'[{shown}]' if ':' in shown else shown}:{server.port}"
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server and its loop, and wait for the thread (idempotent)."""
+        if self.thread.is_alive():
+            loop = self.server.io_loop
+            loop.add_callback(lambda: (self.server.stop(), loop.stop()))
+            self.thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve_in_background(app, config: ServerConfig | None = None, *, timeout: float = 60.0) -> BackgroundServer:
+    """Serve ``app`` with :func:`build_server` on a daemon thread; return once it listens.
+
+    For browser tests and benchmarks: they drive the same server, with the same protections, as
+    ``rbfviz app``.  ``config`` defaults to 127.0.0.1 on a free port.
+
+    Examples
+    --------
+    >>> import urllib.request, panel as pn
+    >>> with serve_in_background(lambda: pn.pane.Markdown("hi")) as server:
+    ...     urllib.request.urlopen(server.url, timeout=30).status
+    200
+    """
+    import asyncio
+    import queue
+    import threading
+
+    config = config or ServerConfig(port=0)
+    started: queue.Queue = queue.Queue()
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            server = build_server(app, config)
+            server.start()
+        except BaseException as exc:  # handed to the caller's thread
+            started.put(exc)
+            loop.close()
+            return
+        started.put(server)
+        try:
+            server.io_loop.start()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="rbfviz-server", daemon=True)
+    thread.start()
+    got = started.get(timeout=timeout)
+    if isinstance(got, BaseException):
+        raise got
+    return BackgroundServer(got, thread, config.host)
+
+
 def serve(app=None, config: ServerConfig | None = None) -> None:
     """Build the server (:func:`build_server`), print its address and run until Ctrl-C.
 
