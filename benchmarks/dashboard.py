@@ -16,13 +16,13 @@ default (empty) axes added a depth-reading mapper, so every frame was drawn twic
 (readPixels, 6.5 of 9.9 s); Panel deleted the vtk.js window on every update (a new WebGL context,
 all shaders compiled again); and each Bokeh relayout drew the page scene again (16 frames for one
 network change), each frame rasterized by SwiftShader and read back by the software compositor.
-:data:`rbfviz.app.prototypes.SCENE_SCRIPT` removes all three.  A second pass (CPU profile and trace
+:data:`rbfviz.app.live_scene.SCENE_SCRIPT` removes all three.  A second pass (CPU profile and trace
 of a network change and of the first show, same day): Panel still re-rendered each view's DOM and
 laid out the whole page for every new scene state (0.3 s a view), the hidden Train tab's chart was
 painted with WebGL and read back on every relayout (0.3 s), the off-screen strip and the chart were
 computed while the browser drew the scenes (two cores), and the first frames were drawn at zero
 size.  Now a new state is synchronized into the kept window in place, charts use a plain canvas,
-the strip and chart wait for the browser's "drawn" report (:class:`rbfviz.app.prototypes.SceneBehaviour`)
+the strip and chart wait for the browser's "drawn" report (:class:`rbfviz.app.live_scene.SceneBehaviour`)
 and a canvas is 1 px until laid out.  Medians of 5 page loads: 2.3 s, 1.6 s and 1.8 s (were 3.7,
 2.6 and 2.0 s before the second pass).
 """

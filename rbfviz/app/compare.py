@@ -15,7 +15,8 @@ import html
 import panel as pn
 import param
 
-from rbfviz.app.prototypes import LiveScene, SceneBehaviour, after_drawn, scene_key, site_opacity_pane
+from rbfviz.app.live_scene import LiveScene, SceneBehaviour, after_drawn, scene_key
+from rbfviz.app.prototypes import site_opacity_pane
 from rbfviz.app.state import AppState, escape_markdown
 
 # --------------------------------------------------------------------------- constants

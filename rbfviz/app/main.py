@@ -25,8 +25,9 @@ from rbfviz.app.compare import CompareView, Comparison
 from rbfviz.app.explain import ExplainState, ExplainView
 from rbfviz.app.export import ExportSettings, ExportView
 from rbfviz.app.lattice import LatticeView
+from rbfviz.app.live_scene import SceneBehaviour
 from rbfviz.app.networks import NetworksView
-from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView, SceneBehaviour
+from rbfviz.app.prototypes import PrototypeBrowser, PrototypesView
 from rbfviz.app.prune import PruneTask, PruneView
 from rbfviz.app.state import AppState
 from rbfviz.app.train import TrainTask, TrainView
@@ -113,7 +114,7 @@ def create_app(*, workspace=None, bundled_dir=None, cache=None) -> Dashboard:
     app = Dashboard(state=state, train_task=TrainTask(state=state), prune_task=PruneTask(state=state))
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda ctx: app.shutdown())
-        from rbfviz.app.prototypes import warm_up_scenes
+        from rbfviz.app.live_scene import warm_up_scenes
 
         pn.state.onload(warm_up_scenes)  # once per process, after the first page is shown
     return app

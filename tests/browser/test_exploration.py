@@ -6,7 +6,8 @@ the drawn canvases are compared, viewport by viewport, with the library's own of
 of what the step should show (the views' own scene factories, filled here from the model
 files, not from the app): the share of strongly red among strongly red or blue pixels must agree.
 The parts drawn after the scenes (the four-view strip and the Figure 5 chart) are checked the same
-way after each network change and the caption click.
+way after each network change and the caption click, as is the browser's report of the new scenes
+drawn (which those parts wait for) reaching the server.
 No page error may be raised in the whole session, no WebGL 'zero size' message (a scene drawn
 before it has a size, or in a hidden tab), and the page never holds more than
 :data:`MAX_LIVE_CONTEXTS` live WebGL contexts (one per 3D area).  A screenshot of every step is
@@ -193,6 +194,14 @@ class Session:
         assert not self.errors, f"page errors by step {step}: {self.errors}"
         self.steps.append(f"{step}: strip matched, Figure 5 names {network}")
 
+    def expect_draw_report(self, step: str, app, before: int) -> int:
+        """The browser reported the new scenes drawn to the server (the strip and chart wait for it)."""
+        deadline = time.monotonic() + WAIT_S
+        while app.scenes.drawn <= before:
+            assert time.monotonic() < deadline, f"{step}: no draw report from the browser"
+            self.page.wait_for_timeout(100)
+        return app.scenes.drawn
+
     def shot(self, step: str, css: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.locator(css).first.scroll_into_view_if_needed()
@@ -219,18 +228,21 @@ def test_whole_exploration_keeps_scenes_right(page, serve_app, tmp_path):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.add_init_script(COUNT_CONTEXTS)
     s = Session(page)
-    page.goto(serve_app(lambda: create_app(workspace=tmp_path / "ws")))
+    apps = []  # the session's dashboard, to read what the browser reported
+    page.goto(serve_app(lambda: apps.append(create_app(workspace=tmp_path / "ws")) or apps[-1]))
     page.get_by_text("cu111-k4096-m16").first.wait_for(timeout=60_000)
 
     grid, detail, comp = ".rbf-proto-page-scene", ".rbf-proto-detail-scene", ".rbf-compare-scene"
     tab(page, "Prototypes")
     last, idx = ref.page("100", "weight", 0)
     last = s.expect("prototypes-100", grid, last, 2, 4)
+    drawn = s.expect_draw_report("prototypes-100", apps[0], 0)
     s.expect_below("strip-100", ref.strip("100", idx[0]), "cu100-k4096-m16")  # the largest |β| is enlarged
     for surface in ("110", "111"):
         s.select_network(surface)
         img, idx = ref.page(surface, "weight", 0)
         last = s.expect(f"network-{surface}", grid, img, 2, 4, previous=last)
+        drawn = s.expect_draw_report(f"network-{surface}", apps[0], drawn)
         s.expect_below(f"strip-{surface}", ref.strip(surface, idx[0]), f"cu{surface}-k4096-m16")
     page.locator(".rbf-proto-next button").click()
     img, idx = ref.page("111", "weight", 1)

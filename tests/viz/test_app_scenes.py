@@ -29,7 +29,7 @@ def test_scene_pane_resends_every_viewport_on_update():
     re-adds just the first renderer; ScenePane must list all renderers every time."""
     from bokeh.document import Document
 
-    from rbfviz.app.prototypes import scene_pane
+    from rbfviz.app.live_scene import scene_pane
     from rbfviz.viz.scenes import PrototypeScene
 
     scene = PrototypeScene(3, panel_size=40, resolution=6)
@@ -59,7 +59,7 @@ def test_prototypes_view_keeps_its_panes_through_selections(app):
     b.selected = b.page_indices()[1]
     b.view = "[1-10]"
     assert view._page_scene.pane is page_pane and view._detail_scene.pane is detail_pane
-    assert view._grid.objects[1].objects[0] is page_pane  # never replaced in the layout
+    assert view._grid.objects[0].objects[0] is page_pane  # never replaced in the layout
     p = b.prototypes()
     shown = view._page_scene.scene.site_rgba(0)[:, 3] / 255
     from rbfviz.viz.prototypes import opacity
