@@ -1,6 +1,6 @@
 """Compare view: networks side by side (by default one pruned network per surface).
 
-One scene (:class:`rbfviz.viz.scenes.PrototypeScene`, one WebGL context) with a viewport per
+One scene (:class:`rbfviz.viz.prototype_scene.PrototypeScene`, one WebGL context) with a viewport per
 network, all sharing one camera, so turning one turns all.  Each viewport shows the prototype of
 the chosen rank (1 = largest |β|) with the plane of its network's surface and the surface's
 outward normal, so that patterns parallel to the surface (§3.2.2) can be seen.  The scene is built
@@ -27,7 +27,7 @@ MAX_COLUMNS = 4
 
 def compare_scene():
     """The Compare view's scene: :data:`MAX_COLUMNS` viewports with surface planes, one camera."""
-    from rbfviz.viz.scenes import PrototypeScene
+    from rbfviz.viz.prototype_scene import PrototypeScene
 
     return PrototypeScene(MAX_COLUMNS, panel_size=SCENE_SIZE, resolution=SCENE_RESOLUTION, surfaces=True, view="[031]")
 

@@ -1,6 +1,6 @@
 """A 3D scene in the dashboard's page: its vtk.js pane, updated in place, and the browser-side fixes.
 
-:class:`LiveScene` pairs a :class:`rbfviz.viz.scenes.PrototypeScene` with its pane
+:class:`LiveScene` pairs a :class:`rbfviz.viz.prototype_scene.PrototypeScene` with its pane
 (:func:`scene_pane`) and sends changes only while its tab is shown.  :class:`SceneBehaviour`,
 once per page, installs :data:`SCENE_SCRIPT` (``live_scene.js``: what it changes in Panel's VTK
 view, and why, is at its top) and reports each new scene state the browser has drawn, so that
@@ -94,7 +94,7 @@ class ScenePane(VTKRenderWindowSynchronized):
 
 
 def scene_pane(scene, css: str, **kwargs) -> ScenePane:
-    """A vtk.js pane showing a :class:`rbfviz.viz.scenes.PrototypeScene`, sized to its window."""
+    """A vtk.js pane showing a :class:`rbfviz.viz.prototype_scene.PrototypeScene`, sized to its window."""
     width, height = scene.plotter.window_size
     return ScenePane(
         scene.ren_win,
@@ -115,7 +115,7 @@ def warm_up_scenes() -> None:
     The first scene and pane of a process cost about 1.1 s of one-off loading (PyVista's lazy
     modules, Panel's VTK serializer) that would otherwise fall on the first click on a 3D tab.
     """
-    from rbfviz.viz.scenes import PrototypeScene
+    from rbfviz.viz.prototype_scene import PrototypeScene
 
     scene = PrototypeScene(1, panel_size=64, resolution=6)
     scene_pane(scene, "rbf-warm-up")
@@ -145,7 +145,7 @@ class LiveScene:
             self.dirty = True
 
     def set_view(self, view, visible: bool) -> None:
-        from rbfviz.viz.scenes import web_camera
+        from rbfviz.viz.prototype_scene import web_camera
 
         self.scene.set_view(view)
         self.pane.camera = web_camera(view)

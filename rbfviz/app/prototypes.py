@@ -1,7 +1,7 @@
 """Prototypes view: one network's prototypes as interactive 3D scenes (paper §3.2.2, Figure 4).
 
 A page of :data:`PER_PAGE` prototypes drawn as ONE scene (a grid of viewports sharing one camera,
-:class:`rbfviz.viz.scenes.PrototypeScene`, so the page costs one WebGL context and turning one
+:class:`rbfviz.viz.prototype_scene.PrototypeScene`, so the page costs one WebGL context and turning one
 prototype turns all), a large view of the chosen prototype with a table of its 26 values, the four
 standard viewpoints rendered off-screen, and the network's site-opacity chart (Figure 5).
 
@@ -34,14 +34,14 @@ VIEW_BUTTONS = {"[110]": "[110]", "[001]": "[001]", "[1\u030510]": "[1-10]", "[0
 
 def page_scene():
     """The scene of one page: :data:`PER_PAGE` viewports in :data:`GRID_COLUMNS` columns, one camera."""
-    from rbfviz.viz.scenes import PrototypeScene
+    from rbfviz.viz.prototype_scene import PrototypeScene
 
     return PrototypeScene(PER_PAGE, columns=GRID_COLUMNS, panel_size=THUMB_SIZE, resolution=THUMB_RESOLUTION)
 
 
 def detail_scene(view: str = "[031]"):
     """The scene of the enlarged prototype, with site labels (hidden until asked for)."""
-    from rbfviz.viz.scenes import PrototypeScene
+    from rbfviz.viz.prototype_scene import PrototypeScene
 
     return PrototypeScene(1, panel_size=DETAIL_SIZE, resolution=DETAIL_RESOLUTION, view=view, site_labels=True)
 
@@ -49,7 +49,7 @@ def detail_scene(view: str = "[031]"):
 def strip_scene():
     """The off-screen scene of the static strip: one prototype from the four standard viewpoints."""
     from rbfviz.data.lattice import VIEWPOINTS
-    from rbfviz.viz.scenes import PrototypeScene
+    from rbfviz.viz.prototype_scene import PrototypeScene
 
     return PrototypeScene(
         len(VIEWPOINTS),

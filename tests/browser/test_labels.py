@@ -65,8 +65,9 @@ def site_pixels(view: str) -> np.ndarray:
     its sphere (toward the viewer), projected by the library's scene with the camera vtk.js uses."""
     from rbfviz.app.prototypes import DETAIL_RESOLUTION, DETAIL_SIZE
     from rbfviz.data.lattice import DEFAULT_SITES, VIEWPOINTS
+    from rbfviz.viz.prototype_scene import PrototypeScene
     from rbfviz.viz.render import SITE_RADIUS
-    from rbfviz.viz.scenes import PrototypeScene, project_to_pixels
+    from rbfviz.viz.scenes import project_to_pixels
 
     toward = np.asarray(VIEWPOINTS[view], dtype=float)
     toward /= np.linalg.norm(toward)

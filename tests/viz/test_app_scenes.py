@@ -30,7 +30,7 @@ def test_scene_pane_resends_every_viewport_on_update():
     from bokeh.document import Document
 
     from rbfviz.app.live_scene import scene_pane
-    from rbfviz.viz.scenes import PrototypeScene
+    from rbfviz.viz.prototype_scene import PrototypeScene
 
     scene = PrototypeScene(3, panel_size=40, resolution=6)
     try:

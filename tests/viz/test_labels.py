@@ -13,8 +13,9 @@ import pytest
 
 from rbfviz.data.lattice import DEFAULT_SITES, VIEWPOINTS
 from rbfviz.viz import labels
+from rbfviz.viz.prototype_scene import PrototypeScene
 from rbfviz.viz.render import SITE_RADIUS
-from rbfviz.viz.scenes import PrototypeScene, project_to_pixels
+from rbfviz.viz.scenes import project_to_pixels
 
 VALUES = np.random.default_rng(1).normal(0, 1.5, 26)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rbfviz.viz.prototype_scene import PrototypeScene
 from rbfviz.viz.prototypes import (
     as_prototypes,
     prototype_by_rank,
@@ -13,7 +14,7 @@ from rbfviz.viz.prototypes import (
     site_opacity_data,
     site_opacity_stats,
 )
-from rbfviz.viz.scenes import PrototypeScene, site_style
+from rbfviz.viz.scenes import site_style
 from rbfviz.viz.style import SIGN_COLORS, direction_label, key_lines, view_label
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rbfviz.data.lattice import DEFAULT_SITES, FINAL_SITE, HALF_A, INITIAL_SITE, NN_DISTANCE, VIEWPOINTS
-from rbfviz.viz import lattice_scene
+from rbfviz.viz import lattice_scene, render
 from rbfviz.viz import scenes as scene
 
 IMAGES = Path(__file__).parent / "images"
@@ -103,12 +103,12 @@ def test_bad_values_raise_with_the_shape():
     with pytest.raises(ValueError, match="26 values"):
         scene.prototype_meshes(np.zeros(25))
     with pytest.raises(ValueError, match="unknown view"):
-        scene.camera_for("[111]")
+        render.camera_for("[111]")
 
 
 @pytest.mark.parametrize("name", list(VIEWPOINTS))
 def test_camera_looks_from_the_named_direction(name):
-    pos, focal, up = (np.asarray(v) for v in scene.camera_for(name))
+    pos, focal, up = (np.asarray(v) for v in render.camera_for(name))
     d = (pos - focal) / np.linalg.norm(pos - focal)
     expected = np.asarray(VIEWPOINTS[name], float)
     np.testing.assert_allclose(d, expected / np.linalg.norm(expected), atol=1e-12)
@@ -117,7 +117,7 @@ def test_camera_looks_from_the_named_direction(name):
 
 def test_custom_camera_position_passes_through():
     cam = [(10.0, 0, 0), (0, 0, 0), (0, 0, 1.0)]
-    assert scene.camera_for(cam) == [(10.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)]
+    assert render.camera_for(cam) == [(10.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)]
 
 
 def test_lattice_meshes_embed_the_sites_on_a_substrate():
