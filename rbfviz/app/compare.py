@@ -168,7 +168,7 @@ class CompareView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(
                 "### Compare networks\nOne scene, one camera: drag any viewport and all turn together. "
-                "The teal plane is the network's surface, the teal arrow its outward normal."
+                "The faint plane is the network's surface, the teal arrow its outward normal."
             ),
             pn.Row(self._choice, self._rank),
             self._notes,

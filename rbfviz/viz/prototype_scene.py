@@ -174,6 +174,7 @@ class PrototypeScene:
             },
         }
         self._sites, self._captions, self._guides, self._surface, self._labels = [], [], [], [], []
+        self._surface_meshes = []
         camera = None
         for k in range(self.rows * self.columns):
             pl.subplot(k // self.columns, k % self.columns)
@@ -197,13 +198,15 @@ class PrototypeScene:
                 render=False,
             )
             self._sites.append((mesh, actor))
-            if surfaces:
-                plane = pl.add_mesh(pv.Plane(), color=SURFACE_COLOR, opacity=0.14, reset_camera=False, render=False)
+            if surfaces:  # the meshes given to add_mesh are kept: a new surface is copied into them
+                plane_mesh, normal_mesh = pv.Plane(), pv.Arrow()
+                plane = pl.add_mesh(plane_mesh, color=SURFACE_COLOR, opacity=0.14, reset_camera=False, render=False)
                 normal = pl.add_mesh(
-                    pv.Arrow(), color=SURFACE_COLOR, smooth_shading=True, reset_camera=False, render=False
+                    normal_mesh, color=SURFACE_COLOR, smooth_shading=True, reset_camera=False, render=False
                 )
                 plane.visibility = normal.visibility = False
                 self._surface.append((plane, normal))
+                self._surface_meshes.append((plane_mesh, normal_mesh))
             if site_labels:  # geometry, so that vtk.js draws them too (rbfviz.viz.labels)
                 label_view = view if views is None else views[k] if k < len(views) else view
                 self._labels.append(add_label_actor(pl, site_label_mesh(label_view, sites=sites), visible=False))
@@ -342,8 +345,11 @@ class PrototypeScene:
             plane.visibility = normal.visibility = False
             return
         meshes = surface_meshes(surface)
-        plane.mapper.dataset.copy_from(meshes["plane"])
-        normal.mapper.dataset.copy_from(meshes["normal"])
+        # into the meshes the actors were made from: a smooth-shaded actor draws a filter's output
+        # (PyVista's smooth shading), which is computed again from that input at every render
+        plane_mesh, normal_mesh = self._surface_meshes[slot]
+        plane_mesh.copy_from(meshes["plane"])
+        normal_mesh.copy_from(meshes["normal"])
         plane.visibility = normal.visibility = True
 
     def screenshot(self, transparent: bool = False) -> np.ndarray:

@@ -127,7 +127,7 @@ def key_lines(threshold: float = OPACITY_THRESHOLD, surface: bool = False) -> li
         "axes: x " + AXIS_LABELS[0] + ", y " + AXIS_LABELS[1] + ", z " + AXIS_LABELS[2],
     ]
     if surface:
-        lines.append("teal plane = the surface plane, teal arrow = its outward normal")
+        lines.append("faint plane = the surface plane, teal arrow = its outward normal")
     return lines
 
 

@@ -14,6 +14,7 @@ from rbfviz.viz.prototypes import (
     site_opacity_data,
     site_opacity_stats,
 )
+from rbfviz.viz.render import surface_meshes
 from rbfviz.viz.scenes import site_style
 from rbfviz.viz.style import SIGN_COLORS, direction_label, key_lines, view_label
 
@@ -82,6 +83,12 @@ def test_surface_plane_and_normal_follow_the_network():
         assert plane.visibility and normal.visibility and not s._surface[1][0].visibility
         n = np.array(plane.mapper.dataset.compute_normals()["Normals"][0])
         np.testing.assert_allclose(np.abs(n), [0, 0, 1], atol=1e-6)  # {100}: the plane is normal to [001]
+        for surface in ("100", "110", "111"):  # what the actors draw, not only their input
+            s.show([(np.ones(26), surface)], surfaces=[surface])
+            s.screenshot()
+            want = surface_meshes(surface)
+            np.testing.assert_allclose(plane.GetBounds(), want["plane"].bounds, atol=1e-6)
+            np.testing.assert_allclose(normal.GetBounds(), want["normal"].bounds, atol=1e-6)
     finally:
         s.close()
 
