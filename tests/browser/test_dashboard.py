@@ -269,8 +269,9 @@ def test_malformed_upload_shows_error(app):
     page.locator(".rbf-model-upload input[type=file]").set_input_files(
         files=[{"name": "broken.safetensors", "mimeType": "application/octet-stream", "buffer": b"\x00not a model" * 8}]
     )
-    text = wait_for_text(page, ".rbf-networks-message", "broken.safetensors", 20)
-    assert "not a usable model file" in text
+    # "Reading broken.safetensors…" comes first: wait for the verdict
+    text = wait_for_text(page, ".rbf-networks-message", "not a usable model file", 60)
+    assert "broken.safetensors" in text, text
     origins = page.locator(".rbf-networks-table .tabulator-cell[tabulator-field=origin]").all_inner_texts()
     assert origins and set(origins) == {"bundled"}, origins
     save_screenshot(page, "networks-upload-error.png", full_page=False)
