@@ -24,6 +24,7 @@ from rbfviz.sweep.tables import records_table, write_outputs
 from rbfviz.sweep.tasks import CellCancelled, load_data, read_record, run_cell, run_group, write_atomic
 
 log = logging.getLogger(__name__)
+CANCEL_GRACE_S = 60.0  # a cancelled sweep waits this long for its running cells to stop (they look every second)
 
 
 class SweepCancelled(RuntimeError):
@@ -268,18 +269,35 @@ def _run(client, out: Path, cells, todo, records: dict, config: SweepConfig, rep
                 report()
                 log.info("finished %s", ", ".join(by_key[k].name for k in futures[f]))
     except (SweepCancelled, KeyboardInterrupt):
-        event.set()
-        client.cancel(list(futures))
+        _stop_cells(client, event, list(futures))
         finished = sum(read_record(out, c.key) is not None for c in cells)
         raise SweepCancelled(f"cancelled; {finished} of {len(cells)} cells finished and kept in {out}") from None
     except BaseException:
-        event.set()
-        client.cancel(list(futures))
+        _stop_cells(client, event, list(futures))
         raise
     finally:
         for f in data.values():
             f.release()
     return computed
+
+
+def _stop_cells(client, event, futures, grace_s: float = CANCEL_GRACE_S) -> None:
+    """Set the cells' cancel flag, let the running ones stop, then drop what is left.
+
+    A running cell looks at the flag about once a second and stops, or finishes and writes its
+    record; the scheduler's own cancel would leave it running unseen, still writing after the
+    sweep has returned (and racing a resumed sweep).  Waiting for the cells first means that when
+    :class:`SweepCancelled` is raised, the records on disk are all there will be.
+    """
+    from distributed import wait
+
+    event.set()
+    try:
+        wait(futures, timeout=grace_s)
+    except TimeoutError:
+        running = sum(not f.done() for f in futures)
+        log.warning("%d cells still running %.0f s after the cancel; dropped", running, grace_s)
+    client.cancel(futures)
 
 
 def _submit(client, cell: Cell, config, data, out: Path, threads, event_name, parent=None):
