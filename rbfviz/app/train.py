@@ -32,7 +32,7 @@ from rbfviz.app.state import (
 )
 from rbfviz.core.train import TrainConfig
 from rbfviz.data.barriers import GeneratorConfig
-from rbfviz.viz.charts import CANVAS_BACKEND
+from rbfviz.viz.charts import CANVAS_BACKEND, log_ticks
 
 # --------------------------------------------------------------------------- constants
 DATA_SOURCES = {"Generated Cu barriers": "generated", "Uploaded file": "uploaded"}
@@ -285,32 +285,6 @@ class TrainTask(_TrainSettings):
 
 
 # --------------------------------------------------------------------------- view
-def log_ticks(values) -> list[float]:
-    """Tick positions for a log axis over the positive ``values``: 1, 2, 5 per decade (1, 3 beyond 3 decades).
-
-    Bokeh's log ticker labels only powers of ten once a range spans two decades, so an MSE
-    curve from 1 down to 0.02 had no labelled tick below 0.1.
-
-    >>> log_ticks([0.012, 1.5])
-    [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
-    >>> log_ticks([0.012, 0.045])
-    [0.02, 0.03, 0.04]
-    """
-    import math
-
-    finite = [float(v) for v in values if v is not None and math.isfinite(v) and v > 0]
-    if not finite:
-        return []
-    lo, hi = min(finite), max(finite)
-    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    for mantissas in ((1, 3) if k1 - k0 > 3 else (1, 2, 5), tuple(range(1, 10))):
-        ticks = [round(m * 10.0**k, 12) for k in range(k0, k1 + 1) for m in mantissas]
-        ticks = [t for t in ticks if lo <= t <= hi]
-        if len(ticks) >= 2:
-            return ticks
-    return ticks
-
-
 class TrainView(pn.viewable.Viewer):
     """Settings, Start/Cancel, progress bar and live train/val curves of a :class:`TrainTask`."""
 
@@ -375,13 +349,10 @@ class TrainView(pn.viewable.Viewer):
         )
 
     def final_chart(self):
-        """The library's training curves of the last run, with labelled ticks on the whole MSE axis."""
+        """The library's training curves of the last run."""
         from rbfviz.viz.charts import training_curves
 
-        history = self.task.history
-        chart = training_curves(history, title="Training curves")
-        ticks = log_ticks([row.get(k) for row in history for k in ("train_mse", "val_mse")])
-        return chart.opts(hv.opts.Overlay(yticks=ticks)) if ticks else chart
+        return training_curves(self.task.history, title="Training curves")
 
     def _on_running(self, event):
         t = self.task

@@ -325,6 +325,7 @@ def training_curves(history, *, title: str = ""):
             )
     if not loss:
         raise ValueError("`history` has neither 'train_mse' nor 'val_mse'")
+    mse_ticks = log_ticks([v for key in ("train_mse", "val_mse") if key in df for v in df[key]])
     panels = [
         _axis_opts(
             hv.Overlay(loss),
@@ -335,12 +336,13 @@ def training_curves(history, *, title: str = ""):
             height=280,
             legend="top_right",
             mpl={"logy": True},
-            bokeh={"logy": True},
+            bokeh={"logy": True, **({"yticks": mse_ticks} if mse_ticks else {})},
         )
     ]
     if "lr" in df:
         lr_lo, lr_hi = float(df["lr"].min()), float(df["lr"].max())
         lr_range = (lr_lo / 3, lr_hi * 3)  # a constant rate would otherwise sit on the axis edge
+        lr_ticks = log_ticks(lr_range)
         lr = hv.Curve(df, "epoch", ("lr", "learning rate")).opts(
             opts.Curve(
                 **_mpl(
@@ -353,7 +355,18 @@ def training_curves(history, *, title: str = ""):
                     fontsize=FONT_SIZES,
                 )
             ),
-            opts.Curve(**_bk(color="black", line_width=1.5, logy=True, ylim=lr_range, width=BOKEH_WIDTH, height=160)),
+            opts.Curve(
+                **_bk(
+                    color="black",
+                    line_width=1.5,
+                    logy=True,
+                    ylim=lr_range,
+                    width=BOKEH_WIDTH,
+                    height=160,
+                    backend_opts=CANVAS_BACKEND,
+                    **({"yticks": lr_ticks} if lr_ticks else {}),
+                )
+            ),
         )
         panels.append(lr)
     return (
@@ -364,6 +377,33 @@ def training_curves(history, *, title: str = ""):
             opts.Layout(**_bk(shared_axes=False)),
         )
     )
+
+
+def log_ticks(values) -> list[float]:
+    """Tick positions for a log axis over the positive ``values``: 1, 2, 5 per decade (1, 3 beyond 3 decades).
+
+    Bokeh's log ticker labels only powers of ten once a range spans two decades, so an MSE
+    curve from 1 down to 0.02 had no labelled tick below 0.1; within one decade it crowds its
+    labels at the top.
+
+    >>> log_ticks([0.012, 1.5])
+    [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    >>> log_ticks([0.012, 0.045])
+    [0.02, 0.03, 0.04]
+    """
+    import math
+
+    finite = [float(v) for v in values if v is not None and math.isfinite(v) and v > 0]
+    if not finite:
+        return []
+    lo, hi = min(finite), max(finite)
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mantissas in ((1, 3) if k1 - k0 > 3 else (1, 2, 5), tuple(range(1, 10))):
+        ticks = [round(m * 10.0**k, 12) for k in range(k0, k1 + 1) for m in mantissas]
+        ticks = [t for t in ticks if lo <= t <= hi]
+        if len(ticks) >= 2:
+            return ticks
+    return ticks
 
 
 # --------------------------------------------------------------------------- Figure 3

@@ -134,8 +134,8 @@ def test_final_chart_log_axis_has_ticks_below_005(state):
         for e in range(60)
     ]
     fig = hv.render(TrainView(task=task).final_chart(), backend="bokeh")
-    loss_axis = [ax for ax in fig.select({"type": LogAxis}) if isinstance(ax.ticker, FixedTicker)]
-    assert loss_axis, "the MSE axis has no explicit ticks"
+    loss_axis = [ax for ax in fig.select({"type": LogAxis}) if ax.axis_label == "MSE"]
+    assert loss_axis and isinstance(loss_axis[0].ticker, FixedTicker), "the MSE axis has no explicit ticks"
     ticks = list(loss_axis[0].ticker.ticks)
     assert [t for t in ticks if t < 0.05] == [0.02] and ticks[-1] == 1.0
     lo = min(min(r["train_mse"], r["val_mse"]) for r in task.history)
@@ -143,7 +143,7 @@ def test_final_chart_log_axis_has_ticks_below_005(state):
 
 
 def test_log_ticks_cover_the_range_with_round_numbers():
-    from rbfviz.app.train import log_ticks
+    from rbfviz.viz.charts import log_ticks
 
     assert log_ticks([0.0123, 0.3]) == [0.02, 0.05, 0.1, 0.2]
     assert log_ticks([1e-5, 2.0]) == [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]

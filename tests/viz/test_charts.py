@@ -137,6 +137,18 @@ def test_training_curves_panels_and_log_axes():
         charts.training_curves([])
 
 
+def test_training_curves_label_round_ticks_and_draw_on_a_canvas():
+    from bokeh.models import FixedTicker, LogAxis, Plot
+
+    h = [{"epoch": e, "train_mse": 1.4 * np.exp(-e / 10) + 0.012, "val_mse": 0.3, "lr": 0.01} for e in range(60)]
+    fig = hv.render(charts.training_curves(h), backend="bokeh")
+    ticks = {ax.axis_label: ax.ticker for ax in fig.select({"type": LogAxis})}
+    assert all(isinstance(t, FixedTicker) for t in ticks.values()), ticks
+    assert list(ticks["MSE"].ticks) == [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]  # MSE from 1.41 down to 0.016
+    assert list(ticks["learning rate"].ticks) == [0.005, 0.01, 0.02]  # Bokeh crowded 0.015-0.03 at the top
+    assert {p.output_backend for p in fig.select({"type": Plot})} == {"canvas"}
+
+
 def test_accuracy_chart_one_series_per_surface_with_error_bars():
     table = pd.DataFrame(
         [
