@@ -250,7 +250,14 @@ class BackgroundServer:
         """Stop the server and its loop, and wait for the thread (idempotent)."""
         if self.thread.is_alive():
             loop = self.server.io_loop
-            loop.add_callback(lambda: (self.server.stop(), loop.stop()))
+
+            def stop_in_loop():
+                try:
+                    self.server.stop()
+                finally:
+                    loop.stop()
+
+            loop.add_callback(stop_in_loop)
             self.thread.join(timeout)
 
     def __enter__(self) -> BackgroundServer:
