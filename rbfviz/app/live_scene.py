@@ -77,9 +77,11 @@ def after_drawn(scenes: SceneBehaviour | None, callback) -> None:
 class ScenePane(VTKRenderWindowSynchronized):
     """Panel's synchronized VTK pane, sending the full scene graph on every update.
 
-    Panel sends only the changes of each object's children since the last update, but its browser
-    side rebuilds the vtk.js render window on every update and re-adds only the first renderer; a
-    window of several viewports then loses all but the first.  Sending every child again fixes that.
+    Panel sends only the changes of each object's children since the last update, but its own
+    browser code rebuilds the vtk.js render window on every update and re-adds only the first
+    renderer; a window of several viewports then loses all but the first.  ``live_scene.js`` keeps
+    the window instead, but any view that still gets a new one (made before the script ran, or
+    without it) needs every child: so every child is sent.
     """
 
     priority = 0  # never chosen by pn.panel(); made explicitly by scene_pane()
